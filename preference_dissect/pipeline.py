@@ -24,6 +24,7 @@ DEFAULT_SOURCE = "bundled:hh-rlhf"
 PAIRS = "pairs.parquet"
 ANNOTATIONS = "annotations.parquet"
 FEATURES = "features.parquet"
+JUDGE_LABELS = "judge_labels.parquet"
 FIT = "fit.nc"
 ANALYSIS = "analysis"
 AUDIT = "audit"
@@ -54,15 +55,23 @@ class RunConfig:
         Fit settings (see ``prefdissect fit``).
     na : {"drop", "impute"}
         Missing-feature policy of the comparator.
+    not_applicable : {"zero", "drop"}
+        Error checks answered "not applicable": feature 0, or drop the pair (GAIR).
+    labels : tuple of str
+        Extra judge-label files (``prefdissect judge`` output) merged at load.
     min_group_size : int
-        (judge, group) cells with fewer labelled pairs are not fitted (listed in the
-        manifest): a 29-weight regression on a handful of pairs says nothing.
+        (judge, group) cells with fewer labelled pairs are not fitted (the fit lists them
+        with the reason): a 29-weight regression on a handful of pairs says nothing.
     report : bool
         Write ``report.html`` at the end.
     resume : bool
         Reuse artifacts of an earlier run with the same settings.
     generate, cache : GenerateConfig or None, CacheConfig
         The LLM model/server and answer cache; no ``generate`` means offline.
+    judge : GenerateConfig or None
+        An LLM judge to label the pairs (both orders, answer-letter log-probs): its labels
+        become the judge named after the model, so a pair set without labels can be
+        dissected for that judge.
     """
 
     source: str = DEFAULT_SOURCE
@@ -78,10 +87,13 @@ class RunConfig:
     sampler: str = "auto"
     draws: int = 500
     na: str = "drop"
+    not_applicable: str = "zero"
+    labels: tuple[str, ...] = ()
     min_group_size: int = 30
     report: bool = True
     resume: bool = True
     generate: GenerateConfig | None = None
+    judge: GenerateConfig | None = None
     cache: CacheConfig = field(default_factory=CacheConfig)
 
     def annotator_name(self, has_model: bool) -> str:
@@ -144,6 +156,60 @@ class _Stages:
         return ok
 
 
+def flow_line(report: dict[str, Any]) -> str:
+    """One line on the pairs the comparison kept and why the others were dropped."""
+    dropped = [
+        f"{row['dropped']} at '{row['step']}'" + (f" ({row['why']})" if row["why"] else "")
+        for row in report["pair_flow"][1:]
+        if row["dropped"]
+    ]
+    kept = f"features: kept {report['pairs_used']} of {report['pairs']} pairs"
+    return kept + (": dropped " + "; ".join(dropped) if dropped else "")
+
+
+def _check_texts(dataset: Any, source: str) -> None:
+    """A source without response texts (the bundled GAIR folder) cannot be annotated."""
+    if dataset.info.get("texts_available") is False:
+        raise InputError(
+            f"{source} has no response texts (GAIR's texts are gated on Hugging Face), so "
+            "there is nothing to annotate: use `prefdissect reproduce gair` for GAIR's fitted "
+            "weights, `prefdissect audit bundled:gair` for its 30 judges, or run on "
+            "hf:GAIR/preference-dissection once you have access"
+        )
+
+
+def _judge_stage(
+    cfg: RunConfig, dataset: Any, stages: _Stages, manifest: Any, out: Path, say: Any
+) -> Any:
+    """Label the pairs with the LLM judge of ``cfg.judge``; return the dataset with them."""
+    from preference_dissect.annotators.llm import LLMEngine
+    from preference_dissect.compare.inputs import add_labels
+    from preference_dissect.io import write_parquet
+    from preference_dissect.judges.llm_judge import JudgeOptions, judge_pairs
+
+    assert cfg.judge is not None
+    options = JudgeOptions(judge_name=cfg.judge.model)
+    settings = {"judge": cfg.judge.answer_settings(), "version": options.version}
+    if stages.reusable("judge", settings, JUDGE_LABELS):
+        import pandas as pd
+
+        return add_labels(dataset, pd.read_parquet(out / JUDGE_LABELS), file=out / JUDGE_LABELS)
+    engine = LLMEngine(cfg.judge, cfg.cache)
+    manifest.add_secret(os.environ.get(cfg.judge.api_key_env))
+    with manifest.stage("judge") as facts:
+        before = _failures(engine)
+        outcome = judge_pairs(dataset.pairs, engine, options)
+        write_parquet(outcome.labels, out / JUDGE_LABELS)
+        manifest.add_engine("judge", engine.describe())
+        facts.update(
+            fingerprint=stages.previous,
+            labels=len(outcome.labels),
+            retryable_failures=_retryable_since(engine, before),
+        )
+    say(f"judge: {cfg.judge.model}, {len(outcome.labels)} labels of {len(dataset.pairs)} pairs")
+    return add_labels(dataset, outcome.labels, file=out / JUDGE_LABELS)
+
+
 def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every stage into ``cfg.out`` and return the run summary (also ``summary.json``).
 
@@ -180,7 +246,7 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
     if engine is not None:
         manifest.add_secret(os.environ.get(engine.config.api_key_env))
     summary: dict[str, Any] = {"out": str(out), "source": cfg.source}
-    skip = ("generate", "cache", "out")
+    skip = ("generate", "judge", "cache", "out")
     summary["settings"] = {k: v for k, v in asdict(cfg).items() if k not in skip}
 
     # load (+ scenario groups)
@@ -193,6 +259,7 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
         "seed": cfg.seed,
         "classify": cfg.classify,
         "classifier": cfg.generate.answer_settings() if cfg.generate else None,
+        "labels": input_signature(cfg.labels),
     }
     if stages.reusable("load", load_settings, PAIRS):
         dataset = read_dataset(out / PAIRS)
@@ -201,6 +268,12 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
             manifest.set_input([] if isinstance(where, str) else [where], source=cfg.source)
             manifest.set_seed("ab_sides", cfg.seed)
             dataset = load_source(cfg.source, cfg.fmt, cfg.limit, seed=cfg.seed)
+            _check_texts(dataset, cfg.source)
+            for path in cfg.labels:
+                from preference_dissect.compare.inputs import add_labels
+                from preference_dissect.io import read_table
+
+                dataset = add_labels(dataset, read_table(path), file=path)
             has_scenarios = dataset.pairs["scenario"].notna().any()
             if cfg.classify == "always" or (cfg.classify == "auto" and not has_scenarios):
                 from preference_dissect.annotators.scenario import classify_pairs
@@ -215,12 +288,17 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
             write_dataset(dataset, out / PAIRS)
             facts.update(fingerprint=stages.previous, **dataset.summary())
             facts["loader"] = {k: v for k, v in dataset.info.items() if k != "path"}
-        say(f"load: {len(dataset.pairs)} pairs, judges {', '.join(dataset.judges) or 'none'}")
+        judges = dataset.dissectable_judges
+        say(f"load: {len(dataset.pairs)} pairs, judges {', '.join(judges) or 'none'}")
     summary["pairs"] = len(dataset.pairs)
-    summary["judges"] = dataset.judges
-    if not dataset.judges:
+    if cfg.judge is not None:
+        dataset = _judge_stage(cfg, dataset, stages, manifest, out, say)
+    summary["judges"] = dataset.dissectable_judges
+    if not summary["judges"]:
         raise InputError(
-            "the source has no judge labels to dissect (label it with `prefdissect judge`)",
+            "the source has no judge labels and no gold answers to dissect: add an LLM judge "
+            "(--judge-model MODEL), pass labels (--labels FILE) or label it with "
+            "`prefdissect judge`",
             file=where if not isinstance(where, str) else None,
         )
 
@@ -262,7 +340,7 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
     summary["annotator"] = annotator
 
     # features
-    feat_settings = {"na": cfg.na, "judges": cfg.judges, "min_group_size": cfg.min_group_size}
+    feat_settings = {"na": cfg.na, "judges": cfg.judges, "not_applicable": cfg.not_applicable}
     if stages.reusable("features", feat_settings, FEATURES):
         features = pd.read_parquet(out / FEATURES)
     else:
@@ -275,20 +353,11 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
                 ann.attribute_set,  # also a user YAML set, which has no bundled name
                 judges=list(cfg.judges) if cfg.judges else None,
                 na=cfg.na,
+                not_applicable=cfg.not_applicable,
             )
-            sizes = features.groupby(["judge", "group"])["pair_id"].transform("size")
-            small = features.loc[sizes < cfg.min_group_size, ["judge", "group"]].drop_duplicates()
-            features = features[sizes >= cfg.min_group_size].reset_index(drop=True)
-            if features.empty:
-                raise InputError(
-                    f"no (judge, group) has at least {cfg.min_group_size} labelled pairs "
-                    "(lower --min-group-size)"
-                )
             write_parquet(features, out / FEATURES)
-            skipped = [f"{j} / {g}" for j, g in small.itertuples(index=False)]
-            if skipped:
-                say(f"features: not fitting {len(skipped)} small group(s): {', '.join(skipped)}")
-            facts.update(fingerprint=stages.previous, report=report, skipped_groups=skipped)
+            facts.update(fingerprint=stages.previous, report=report)
+            say(flow_line(report))
         say(f"features: {len(features)} rows x {features.shape[1] - 4} attributes")
     summary["features"] = len(features)
 
@@ -303,6 +372,7 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
         sampler=cfg.sampler,
         draws=cfg.draws,
         seed=cfg.seed,
+        min_group_size=cfg.min_group_size,
     )
     if stages.reusable("fit", spec.to_dict(), FIT):
         idata = load_fit(out / FIT)
@@ -315,14 +385,26 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
             manifest.set_setting("fit", spec.to_dict())
             outcome = fit_features(table, spec, out / FIT, source=str(out / FEATURES))
             idata = outcome.idata
+            fitted = sum(v for k, v in outcome.methods.items() if k != "skipped")
             facts.update(
                 fingerprint=stages.previous,
-                fits=sum(outcome.methods.values()),
+                fits=fitted,
                 methods=outcome.methods,
                 warnings=len(outcome.notes),
             )
-        say(f"fit: {sum(outcome.methods.values())} fits in {outcome.seconds:.1f} s")
-    summary["fits"] = int(idata.posterior.sizes["judge"] * idata.posterior.sizes["group"])
+            skipped = outcome.methods.get("skipped", 0)
+            say(
+                f"fit: {fitted} fits in {outcome.seconds:.1f} s"
+                + (f"; {skipped} cell(s) not fitted (too few pairs)" if skipped else "")
+            )
+    from preference_dissect.models.idata import diagnostics_frame
+
+    diag = diagnostics_frame(idata)
+    summary["fits"] = int((diag["method"] != "skipped").sum())
+    summary["skipped_cells"] = [
+        {"judge": r.judge, "group": r.group, "n": int(r.n), "reason": r.reason}
+        for r in diag[diag["method"] == "skipped"].itertuples(index=False)
+    ]
 
     # analyze
     if not stages.reusable("analyze", {}, ANALYSIS):
@@ -335,7 +417,7 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
 
     # audit (when there is something to audit against)
     has_reference = len(dataset.judges) > 1 and "human" in dataset.judges
-    has_gold = dataset.pairs["gold"].notna().any()
+    has_gold = dataset.pairs["gold"].notna().any() and bool(dataset.judges)
     if (has_reference or has_gold) and not stages.reusable("audit", {}, AUDIT):
         from preference_dissect.analyse.audit import audit_judges, write_audit
 

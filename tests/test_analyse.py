@@ -117,18 +117,67 @@ def test_similarity_is_pearson_averaged_over_groups():
         means[("b-13b", g)] = 2 * w + 0.1  # perfectly correlated
         means[("c-70b", g)] = -w  # perfectly anti-correlated
     idata = _idata(means, sd=0.001)
-    matrix, pairs = judge_similarity(idata, n_draws=50)
+    sim = judge_similarity(idata, n_draws=50)
+    matrix, pairs = sim.matrix, sim.pairs
     assert matrix.loc["a-7b", "b-13b"] == pytest.approx(1.0, abs=1e-3)
     assert matrix.loc["a-7b", "c-70b"] == pytest.approx(-1.0, abs=1e-3)
     row = pairs[(pairs.judge_a == "a-7b") & (pairs.judge_b == "b-13b")].iloc[0]
-    assert row.hdi_low <= row.similarity + 1e-6 and row.hdi_high >= row.similarity - 1e-3
-    sizes = size_group_similarity(matrix)
+    assert row.hdi_low <= row.similarity <= row.hdi_high and row.groups == 2
+    sizes = size_group_similarity(sim)
     assert sizes["small_judges"] == ["a-7b", "b-13b"] and sizes["large_judges"] == ["c-70b"]
     assert sizes["small"] == pytest.approx(1.0, abs=1e-3)
+    assert sizes["small_hdi"][0] <= sizes["small"] <= sizes["small_hdi"][1]
     assert sizes["between"] == pytest.approx(-1.0, abs=1e-3)
-    assert sizes["large"] is None  # a single large judge has no distinct pair
+    assert sizes["large"] is None and sizes["large_hdi"] is None  # one judge: no pair
     remapped = size_group_similarity(matrix, sizes={"c-70b": 7})
-    assert remapped["large_judges"] == []
+    assert remapped["large_judges"] == [] and remapped["small_hdi"] is None
+
+
+def test_similarity_interval_describes_the_reported_statistic():
+    """The interval used to belong to a different quantity (per-draw correlations) than the
+    reported point (correlation of posterior means): 0.91 with interval [0.10, 0.46]. Now the
+    reported similarity is the posterior mean of the statistic whose HDI is given; GAIR's
+    plug-in number is kept beside it, and with wide posteriors it is the higher of the two."""
+    rng = np.random.default_rng(4)
+    attrs = len(ATTRS)
+    means = {}
+    for g in ("Advice", "Code", "Coding2"):
+        w = rng.normal(0, 0.3, attrs)
+        means[("h-7b", g)] = w
+        means[("m-13b", g)] = w + rng.normal(0, 0.05, attrs)
+    sim = judge_similarity(_idata(means, sd=0.4, seed=1), ["Advice", "Code", "Coding2"])
+    row = sim.pairs.iloc[0]
+    assert row.hdi_low <= row.similarity <= row.hdi_high
+    assert row.plugin > row.similarity + 0.1  # shrunk means look alike; draws attenuate
+    assert sim.matrix.loc["h-7b", "m-13b"] == pytest.approx(row.similarity)
+    assert not sim.point_estimates
+
+
+def test_similarity_skips_attributes_a_fit_left_out():
+    """Left-out (NaN) attributes are dropped pairwise, not propagated as NaN."""
+    means = {("j1-7b", "Advice"): np.array([0.5, -0.2, 0.3, 1.0])}
+    means[("j2-7b", "Advice")] = means[("j1-7b", "Advice")] * 3
+    idata = _idata(means, sd=0.0001)
+    idata.posterior["weight"].loc[{"judge": "j2-7b", "attribute": "lengthy"}] = np.nan
+    sim = judge_similarity(idata, ["Advice"], n_draws=20)
+    assert sim.pairs.iloc[0].similarity == pytest.approx(1.0, abs=1e-3)
+    table = weight_summary(idata)
+    assert len(table[table["judge"] == "j2-7b"]) == 3  # no row for the left-out attribute
+
+
+def test_point_estimates_have_no_intervals_and_no_probabilities():
+    """GAIR's released weights are single draws: P(delta > 0) = 1.0 for delta = 0.0016 and
+    zero-width 'HDIs' were reported; now intervals and probabilities are NaN."""
+    means = {("human", "Advice"): np.zeros(4), ("gpt", "Advice"): np.array([0.0016, 0, 0, 0])}
+    cells = {k: _cell(m.reshape(1, 1, -1)) for k, m in means.items()}
+    idata = build_idata(["human", "gpt"], ["Advice"], ATTRS, 1, 1, cells)
+    contrast = judge_contrasts(idata, "human").set_index("attribute").loc["friendly"]
+    assert contrast["diff"] == pytest.approx(0.0016)
+    assert np.isnan(contrast["p_greater"]) and np.isnan(contrast["hdi_low"])
+    table = weight_summary(idata)
+    assert table["score_low"].isna().all() and table["sd"].isna().all()
+    sim = judge_similarity(idata, ["Advice"])
+    assert sim.point_estimates and np.isnan(sim.pairs.iloc[0].hdi_low)
 
 
 def test_contrasts_probability_of_difference():

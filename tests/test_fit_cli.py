@@ -43,7 +43,8 @@ def test_fit_json_contract_and_file(tmp_path, cli, features_path):
         assert key in fit
     assert fit["n"] == 250 and fit["divergences"] == 0 and fit["ess_bulk_min"] >= 400
     attr = fit["attributes"]["lengthy"]
-    assert set(attr) == {"mean", "sd", "hdi_low", "hdi_high", "score"}
+    assert set(attr) == {"mean", "sd", "hdi_low", "hdi_high", "score", "n_nonzero"}
+    assert 0 < attr["n_nonzero"] <= 250
     assert attr["hdi_low"] < attr["mean"] < attr["hdi_high"]
     assert attr["score"] == pytest.approx(100 / (1 + np.exp(-attr["mean"])))
     idata = load_fit(out)

@@ -144,13 +144,58 @@ def test_horseshoe_prior_uses_nuts_and_shrinks_null_weights():
     assert np.all(np.abs(mean[1:3]) < 0.15)
 
 
-def test_attribute_absent_from_a_group_keeps_its_prior():
-    """A column that is 0 in every row carries no information: its posterior is the prior."""
+def test_constant_attributes_are_left_out_and_reported():
+    """A column that is 0 (or +1) in every row says nothing about the judge in that cell: it
+    is left out of the regression (NaN weight) with the reason, not reported as its prior."""
     xmat, y, _ = _data(300, 5, seed=8)
     xmat[:, 2] = 0.0
-    cell = fit_cell(xmat, y, FitSpec(draws=1000), seed=4)
+    xmat[:, 4] = 1.0
+    names = ["a", "b", "c", "d", "e"]
+    cell = fit_cell(xmat, y, FitSpec(draws=250), seed=4, attributes=names)
     assert cell.method == "is"
-    absent = cell.weight[..., 2].reshape(-1)
-    assert abs(float(absent.mean())) < 0.01
-    assert float(absent.std()) == pytest.approx(np.sqrt(2) * 0.1, rel=0.05)  # Laplace(0, 0.1)
+    assert np.isnan(cell.weight[..., 2]).all() and np.isnan(cell.weight[..., 4]).all()
+    assert np.isfinite(cell.weight[..., [0, 1, 3]]).all()
+    assert cell.dropped == {"c": "all zero", "e": "always +1"}
+    assert cell.n_nonzero.tolist()[2] == 0 and cell.n_nonzero.tolist()[4] == 300
     assert np.isnan(cell.ppc_p_agree[2])  # no rows to check
+
+
+def test_cell_where_nothing_varies_is_skipped_not_a_traceback():
+    """GAIR placeholder texts gave all-zero features and a ValueError deep in Newton's method."""
+    xmat = np.zeros((40, 3))
+    y = np.tile([0.0, 1.0], 20)
+    cell = fit_cell(xmat, y, FitSpec(), seed=0)
+    assert cell.method == "skipped" and cell.reason == "no attribute varies in this cell"
+    assert np.isnan(cell.weight).all()
+
+
+def test_small_cells_are_skipped_by_the_fit_itself():
+    rng = np.random.default_rng(3)
+    attrs = ["a0", "a1", "a2"]
+    weights = {("human", "big"): rng.laplace(0, 0.4, 3), ("human", "tiny"): np.zeros(3)}
+    table = validate_features(simulate_features(weights, {"big": 80, "tiny": 5}, attrs, seed=2))
+    cells = fit_table(table, FitSpec(draws=100, chains=2, min_group_size=30))
+    assert cells[("human", "big")].method == "is"
+    tiny = cells[("human", "tiny")]
+    assert tiny.method == "skipped" and tiny.n == 5
+    assert tiny.reason == "5 pairs, fewer than the minimum group size 30"
+    idata = build_idata(table.judges, table.groups, attrs, 2, 100, cells)
+    diag = diagnostics_frame(idata).set_index("group")
+    assert diag.loc["tiny", "method"] == "skipped" and diag.loc["tiny", "reason"] == tiny.reason
+    assert idata.fit_diagnostics["n_nonzero"].sel(group="big").to_numpy().min() > 0
+
+
+@pytest.mark.parametrize("sampler", ["auto", "nuts"])
+def test_ties_as_half_wins_fit_with_the_logistic_model(sampler):
+    """--ties half gives y = 0.5: a fractional Bernoulli outcome the logistic fit accepts (the
+    default engine and PyMC NUTS use the same density), instead of an error."""
+    xmat, y, _ = _data(400, 3, seed=6, scale=0.8)
+    y[::5] = 0.5
+    spec = FitSpec(sampler=sampler, draws=300, tune=300, chains=2)
+    cell = fit_cell(xmat, y, spec, seed=1)
+    assert cell.method == ("is" if sampler == "auto" else "nuts")
+    assert np.isfinite(cell.weight).all() and np.isfinite(cell.accuracy)
+    frame = simulate_features({("h", "g"): np.zeros(3)}, {"g": 50}, ["a", "b", "c"], seed=1)
+    frame["y"] = frame["y"].astype(float)
+    frame.loc[:9, "y"] = 0.5
+    assert validate_features(frame, model="logistic").frame["y"].tolist()[:10] == [0.5] * 10

@@ -72,11 +72,44 @@ def test_na_policies(features_frame):
     assert zeroed.frame.loc[[1, 5], "lengthy"].tolist() == [0.0, 0.0]
 
 
-def test_linear_model_accepts_soft_targets(features_frame):
+def test_both_models_accept_soft_targets_in_the_unit_interval(features_frame):
     frame = features_frame.assign(y=np.linspace(0, 1, len(features_frame)))
-    with pytest.raises(InputError):
-        validate_features(frame, model="logistic")
-    assert validate_features(frame, model="linear").frame["y"].between(0, 1).all()
+    for model in ("logistic", "linear"):  # logistic: a fractional Bernoulli outcome
+        assert validate_features(frame, model=model).frame["y"].between(0, 1).all()
+    with pytest.raises(InputError, match=r"y must lie in \[0, 1\], got 1.5"):
+        validate_features(frame.assign(y=1.5), model="logistic")
+
+
+def test_csv_errors_count_the_header_as_row_1(tmp_path, features_frame):
+    """Everywhere else a CSV's header is row 1; fit counted records from 1 (off by one)."""
+    from preference_dissect.models.features import read_features
+
+    frame = features_frame.astype({"friendly": object})
+    frame.loc[2, "friendly"] = "high"
+    path = tmp_path / "features.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InputError) as err:
+        read_features(path)
+    assert err.value.row == 4 and err.value.field == "friendly"  # header 1, records 2, 3, 4
+    frame.astype({"friendly": str}).to_parquet(tmp_path / "features.parquet")
+    with pytest.raises(InputError) as err:
+        read_features(tmp_path / "features.parquet")
+    assert err.value.row == 3
+
+
+def test_many_attributes_give_no_pandas_warning(tmp_path, cli):
+    """200 attribute columns used to print 101 PerformanceWarning lines (column-by-column
+    inserts) that buried the real warnings."""
+    from preference_dissect.models.simulate import simulate_features
+
+    attrs = [f"attr_{i:03d}" for i in range(200)]
+    rng = np.random.default_rng(0)
+    frame = simulate_features({("human", "all"): rng.laplace(0, 0.05, 200)}, {"all": 60}, attrs)
+    path = tmp_path / "wide.parquet"
+    frame.to_parquet(path)
+    res = cli("fit", path, "--out", tmp_path / "fit.nc", "--draws", "50", "--chains", "2")
+    assert res.returncode == 0, res.stderr
+    assert "Warning" not in res.stderr, res.stderr
 
 
 def test_csv_from_another_tool_fits(tmp_path, cli, features_frame):
@@ -106,10 +139,10 @@ def test_csv_from_another_tool_fits(tmp_path, cli, features_frame):
     ("content", "needle"),
     [
         ("pair_id,judge,group,friendly\np1,h,G,1\n", "field 'y'"),
-        ("pair_id,judge,group,y,friendly\np1,h,G,1,5\n", "row 1: field 'friendly'"),
+        ("pair_id,judge,group,y,friendly\np1,h,G,1,5\n", "row 2: field 'friendly'"),
         (
             "pair_id,judge,group,y,friendly\np1,h,G,1,1\np2,h,G,0,\n",
-            "row 2: field 'friendly': missing value",
+            "row 3: field 'friendly': missing value",
         ),
         ("pair_id,judge,group,y\np1,h,G,1\n", "no attribute columns"),
         ("", "file is empty"),

@@ -174,7 +174,12 @@ def test_convergence_flags_the_bad_fit(full_report):
     assert "<td>human</td><td>Unsafe Queries</td>" in conv[0]
     assert "R-hat" in conv[0] and "3 divergences" in conv[0]
     section = full_report.split('id="convergence"')[1].split("</section>")[0]
-    assert "1 with warnings" in section
+    # every fit on fewer than 30 pairs is flagged too (a 3-pair fit is no "0 warnings" fit)
+    small = re.findall(r"only (\d+) pairs: too few to trust its weights", section)
+    assert small and all(int(n) < 30 for n in small)
+    flagged = re.findall(r'<tr class="warn"><td>(.*?)</tr>', section, flags=re.S)
+    assert f"{len(flagged)} with warnings" in section
+    assert all("only" in r or "divergences" in r for r in flagged)
     # the missing fit (judge "longer", group "all") is not listed
     assert "<td>longer</td><td>all</td>" not in section
 

@@ -42,9 +42,10 @@ def test_offline_run_writes_every_stage_artifact(offline_run):
     idata = az.from_netcdf(out / "fit.nc")
     assert set(idata.posterior["weight"].dims) >= {"judge", "group", "attribute"}
     assert "all" in idata.posterior["group"].to_numpy().tolist()
-    features = pd.read_parquet(out / "features.parquet")
-    sizes = features.groupby(["judge", "group"]).size()
-    assert (sizes >= 30).all(), "groups below --min-group-size must not be fitted"
+    diag = idata.fit_diagnostics.to_dataframe().reset_index()
+    diag = diag[diag["method"] != "none"]
+    assert (diag.loc[diag["n"] < 30, "method"] == "skipped").all()
+    assert (diag.loc[diag["n"] >= 30, "method"] == "is").all()
     manifest = json.loads((out / "manifest.json").read_text())
     assert list(manifest["stages"])[:5] == ["load", "annotate", "features", "fit", "analyze"]
     assert manifest["input"]["sha256"] and manifest["seeds"]["ab_sides"] == 0
@@ -67,10 +68,11 @@ def test_changed_setting_redoes_that_stage_and_later(offline_run, cli):
     ann_mtime = (out / "annotations.parquet").stat().st_mtime_ns
     res = cli("run", "--limit", "400", "--out", out, "--min-group-size", "60")
     assert res.returncode == 0, res.stderr
-    assert "annotate: reusing" in res.stdout and "fit: reusing" not in res.stdout
+    assert "features: reusing" in res.stdout and "fit: reusing" not in res.stdout
     assert (out / "annotations.parquet").stat().st_mtime_ns == ann_mtime
-    features = pd.read_parquet(out / "features.parquet")
-    assert (features.groupby(["judge", "group"]).size() >= 60).all()
+    diag = az.from_netcdf(out / "fit.nc").fit_diagnostics.to_dataframe().reset_index()
+    diag = diag[diag["method"] != "none"]
+    assert (diag.loc[diag["n"] < 60, "method"] == "skipped").all()  # the fit applies it
 
 
 def test_changed_input_file_redoes_load_and_later(tmp_path, cli):

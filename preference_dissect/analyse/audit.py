@@ -141,15 +141,17 @@ def _clean(x: float) -> float | None:
 
 def audit_subset(
     judges: dict[str, _Judge],
-    ref: np.ndarray | None,
+    refs: dict[str, np.ndarray | None],
     gold: np.ndarray,
     *,
     bootstrap: int,
     seed: int,
 ) -> dict[str, dict[str, Any]]:
-    """Audit every judge on one set of pairs (arrays aligned on the same pairs)."""
+    """Audit every judge on one set of pairs (arrays aligned on the same pairs) against its
+    reference verdicts ``refs[judge]`` (the same for every judge, except a leave-one-out
+    majority for a judge that is part of the reference majority)."""
     names = list(judges)
-    per_judge = [_ratio_terms(judges[name], ref, gold) for name in names]
+    per_judge = [_ratio_terms(judges[name], refs.get(name), gold) for name in names]
     keys = list(per_judge[0]) if per_judge else []
     matrix = np.column_stack([t[k] for t in per_judge for k in keys]) if per_judge else None
     results: dict[str, dict[str, Any]] = {}
@@ -317,13 +319,23 @@ def audit_judges(
     if not names:
         raise InputError("no judge to audit (pass --labels with judge labels)", field="judges")
     arrays = {name: _judge_arrays(dataset, name, index) for name in names}
+    refs, notes = _references(dataset, reference, ref, names, index)
+    for name, members in dataset.info.get("majorities", {}).items():
+        others = [m for m in members if m != reference and m in known]
+        if name in arrays and reference in members and others:
+            votes = [_judge_arrays(dataset, m, index).winner for m in others]
+            judged = arrays[name]
+            arrays[name] = _Judge(leave_one_out_majority(votes), judged.ab, judged.ba)
+            notes[name] = f"{name} without {reference} (leave-one-out: {', '.join(others)})"
     summary: dict[str, Any] = {
         "reference": reference,
         "pairs": len(pairs),
         "bootstrap": bootstrap,
         "seed": seed,
-        "judges": audit_subset(arrays, ref, gold, bootstrap=bootstrap, seed=seed),
+        "judges": audit_subset(arrays, refs, gold, bootstrap=bootstrap, seed=seed),
     }
+    for name, note in notes.items():
+        summary["judges"][name]["reference_note"] = note
     if by_group:
         from preference_dissect.compare.groups import pair_groups
 
@@ -331,7 +343,7 @@ def audit_judges(
         summary["groups"] = {}
         for group, members in membership.groupby("group", sort=False):
             mask = index.isin(members["pair_id"])
-            summary["groups"][str(group)] = _audit_mask(arrays, ref, gold, mask, bootstrap, seed)
+            summary["groups"][str(group)] = _audit_mask(arrays, refs, gold, mask, bootstrap, seed)
     if (gold >= 0).any():
         subsets = gold_subset_of(pairs)
         summary["gold_subsets"] = {}
@@ -341,20 +353,48 @@ def audit_judges(
             if name in summary["gold_subsets"]:
                 continue
             mask = ((subsets == name) | (coarse == name)).to_numpy() & (gold >= 0)
-            summary["gold_subsets"][name] = _audit_mask(arrays, ref, gold, mask, bootstrap, seed)
+            summary["gold_subsets"][name] = _audit_mask(arrays, refs, gold, mask, bootstrap, seed)
     return AuditResult(summary)
+
+
+def leave_one_out_majority(verdicts: list[np.ndarray]) -> np.ndarray:
+    """Per pair, the verdict more than half of ``verdicts`` share (codes), else missing."""
+    stacked = np.vstack(verdicts)
+    out = np.full(stacked.shape[1], _MISSING, dtype=np.int64)
+    for code in (0, 1, 2):
+        out[(stacked == code).sum(axis=0) * 2 > len(verdicts)] = code
+    return out
+
+
+def _references(
+    dataset: PairDataset, reference: str, ref: np.ndarray, names: list[str], index: pd.Index
+) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The reference of each audited judge; a judge that is one of the annotators a
+    majority reference is made of is audited against the majority of the others (else it
+    agrees with itself), and a note says so."""
+    members = dataset.info.get("majorities", {}).get(reference, [])
+    refs: dict[str, np.ndarray] = {name: ref for name in names}
+    notes: dict[str, str] = {}
+    for name in names:
+        others = [m for m in members if m != name and m in dataset.judges]
+        if name in members and others:
+            votes = [_judge_arrays(dataset, m, index).winner for m in others]
+            refs[name] = leave_one_out_majority(votes)
+            notes[name] = f"{reference} without {name} (leave-one-out: {', '.join(others)})"
+    return refs, notes
 
 
 def _audit_mask(
     arrays: dict[str, _Judge],
-    ref: np.ndarray,
+    refs: dict[str, np.ndarray | None],
     gold: np.ndarray,
     mask: np.ndarray,
     bootstrap: int,
     seed: int,
 ) -> dict[str, dict[str, Any]]:
     sub = {k: _Judge(v.winner[mask], v.ab[mask], v.ba[mask]) for k, v in arrays.items()}
-    return audit_subset(sub, ref[mask], gold[mask], bootstrap=bootstrap, seed=seed)
+    sub_refs = {k: None if r is None else r[mask] for k, r in refs.items()}
+    return audit_subset(sub, sub_refs, gold[mask], bootstrap=bootstrap, seed=seed)
 
 
 def write_audit(result: AuditResult, out_dir: str | os.PathLike[str]) -> list[Path]:

@@ -55,8 +55,7 @@ def reproduce_gair(
     idata = read_gair_weights(weights_dir or bundled_path("gair-weights"))
     groups = [str(g) for g in idata.posterior["group"].to_numpy()]
     scenarios = scenario_groups(groups)
-    matrix, _ = judge_similarity(idata, scenarios, n_draws=1)
-    similarity = size_group_similarity(matrix)
+    similarity = size_group_similarity(judge_similarity(idata, scenarios, n_draws=1))
     sensitivity = error_sensitivity(idata, scenarios)
     severe = sensitivity[sensitivity["attribute"] == "no_severe_errors"].set_index("judge")["score"]
     summary = weight_summary(idata)

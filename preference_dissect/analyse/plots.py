@@ -29,6 +29,8 @@ FORMATS = ("png", "svg")
 #: Score plots show at most this many judges as series; more judges get a heatmap.
 MAX_FOREST_JUDGES = 6
 SCORE_AXIS_LABEL = "preference score (100·sigmoid(w)); 50 = no effect; bars: 95% HDI"
+POINT_AXIS_LABEL = "preference score (100·sigmoid(w)); 50 = no effect; point estimates"
+COUNT_NOTE = "\n(· k: pairs where the attribute differs, fewest over the judges shown)"
 
 
 def _pyplot() -> Any:
@@ -124,17 +126,32 @@ def scores_figure(
         ax.plot(part["score"], y, "o", color=colour, markersize=4.5, label=plot_text(judge))
     ax.axvline(50, color="#888888", linewidth=0.8, linestyle="--")
     ax.set_yticks(range(n))
-    ax.set_yticklabels([_short(labels.get(a, a)) for a in reversed(attributes)], fontsize=8)
+    ax.set_yticklabels(_tick_labels(rows, list(reversed(attributes)), labels), fontsize=8)
     ax.set_ylim(-0.7, n - 0.3)
-    lo_all = np.nanmin(rows["score_low"].to_numpy(dtype=float), initial=40.0)
-    hi_all = np.nanmax(rows["score_high"].to_numpy(dtype=float), initial=60.0)
+    low = rows["score_low"].to_numpy(dtype=float)
+    lo_all = np.nanmin(np.r_[low, rows["score"].to_numpy(dtype=float)], initial=40.0)
+    hi_all = np.nanmax(np.r_[rows["score_high"].to_numpy(dtype=float), rows["score"]], initial=60.0)
     ax.set_xlim(max(0.0, min(lo_all, 40.0) - 2), min(100.0, max(hi_all, 60.0) + 2))
-    ax.set_xlabel(SCORE_AXIS_LABEL)
+    counted = "n_nonzero" in rows and rows["n_nonzero"].notna().any()
+    axis = SCORE_AXIS_LABEL if np.isfinite(low).any() else POINT_AXIS_LABEL
+    ax.set_xlabel(axis + (COUNT_NOTE if counted else ""), fontsize=8)
     ax.set_title(_short(title, 80), fontsize=10)
     ax.grid(axis="x", color="#eeeeee")
     if len(judges) > 1:
         ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
     return fig
+
+
+def _tick_labels(rows: pd.DataFrame, attributes: list[str], labels: dict[str, str]) -> list[str]:
+    """Attribute labels, with ``· k`` (informative pairs, fewest over judges) when known."""
+    counts: dict[str, float] = {}
+    if "n_nonzero" in rows:
+        counts = rows.groupby("attribute")["n_nonzero"].min().dropna().to_dict()
+    out = []
+    for a in attributes:
+        text = _short(labels.get(a, a))
+        out.append(f"{text} · {int(counts[a])}" if a in counts else text)
+    return out
 
 
 def _score_heatmap(
@@ -163,9 +180,11 @@ def _score_heatmap(
     return fig
 
 
-def similarity_figure(
-    matrix: pd.DataFrame, title: str = "judge similarity (mean Pearson r of weights over groups)"
-) -> Any:
+SIMILARITY_TITLE = "judge similarity: posterior mean of the mean Pearson r of weights over groups"
+SIMILARITY_POINT_TITLE = "judge similarity: mean Pearson r of weights over groups (point estimates)"
+
+
+def similarity_figure(matrix: pd.DataFrame, title: str = SIMILARITY_TITLE) -> Any:
     """Heatmap of a judge x judge similarity matrix (values written in when 12 judges or fewer)."""
     plt = _pyplot()
     k = len(matrix)
@@ -245,16 +264,22 @@ def plot_group_scores(
     attributes = list(dict.fromkeys(rows["attribute"]))
     labels = dict(zip(rows["attribute"], rows["label"], strict=True))
     present = [j for j in judges if j in set(rows["judge"])]
-    title = title or f"{group}: attribute preference scores (95% HDI)"
+    has_interval = np.isfinite(rows["score_low"].to_numpy(dtype=float)).any()
+    what = "95% HDI" if has_interval else "point estimates"
+    title = title or f"{group}: attribute preference scores ({what})"
     return save_figure(scores_figure(rows, attributes, title, labels, present), stem)
 
 
 def plot_similarity(
-    matrix: pd.DataFrame, stem: str | os.PathLike[str], *, title: str | None = None
+    matrix: pd.DataFrame,
+    stem: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    point_estimates: bool = False,
 ) -> list[Path]:
     """Write :func:`similarity_figure`; return the files."""
-    fig = similarity_figure(matrix, title) if title else similarity_figure(matrix)
-    return save_figure(fig, stem)
+    default = SIMILARITY_POINT_TITLE if point_estimates else SIMILARITY_TITLE
+    return save_figure(similarity_figure(matrix, title or default), stem)
 
 
 def plot_sensitivity(

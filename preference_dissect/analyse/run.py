@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 
 from preference_dissect.analyse import plots
-from preference_dissect.analyse.scores import coords, error_sensitivity, top_bottom, weight_summary
+from preference_dissect.analyse.scores import (
+    coords,
+    error_sensitivity,
+    prior_sensitivity,
+    top_bottom,
+    weight_summary,
+)
 from preference_dissect.analyse.similarity import (
     judge_contrasts,
     judge_similarity,
@@ -80,6 +86,9 @@ def analyse_fit(
     files.append(write_csv(tb, out / "top_bottom.csv"))
     diag = diagnostics_frame(idata)
     files.append(write_csv(diag, out / "diagnostics.csv"))
+    prior = prior_sensitivity(idata)
+    if not prior.empty:
+        files.append(write_csv(prior, out / "prior_sensitivity.csv"))
     step("sensitivity")
     sens = error_sensitivity(idata)
     if not sens.empty:
@@ -94,6 +103,15 @@ def analyse_fit(
         "warnings": warnings_of(idata),
         "top_bottom": nested_top_bottom(tb),
         "error_sensitivity": {},
+        "prior_sensitivity": {
+            "prior": str(prior["prior"].iloc[0]) if len(prior) else None,
+            "flagged": [
+                {k: _finite(v) for k, v in r.items()}
+                for r in prior[prior["flagged"]][
+                    ["judge", "group", "attribute", "score", "score_wide", "shift"]
+                ].to_dict("records")
+            ],
+        },
     }
     for r in sens.itertuples(index=False):
         result["error_sensitivity"].setdefault(r.judge, {})[r.attribute] = {
@@ -104,12 +122,13 @@ def analyse_fit(
     fitted_judges = list(dict.fromkeys(summary_table["judge"].tolist()))
     if len(fitted_judges) > 1:
         step("similarity")
-        matrix, pairs = judge_similarity(idata)
-        matrix = matrix.loc[fitted_judges, fitted_judges]
+        sim = judge_similarity(idata)
+        matrix = sim.matrix.loc[fitted_judges, fitted_judges]
         files.append(write_csv(matrix, out / "similarity.csv", index=True))
-        files.append(write_csv(pairs, out / "similarity_pairs.csv"))
-        files += plots.plot_similarity(matrix, out / "similarity")
-        sizes_result = size_group_similarity(matrix, sizes)
+        files.append(write_csv(sim.pairs, out / "similarity_pairs.csv"))
+        point = sim.point_estimates
+        files += plots.plot_similarity(matrix, out / "similarity", point_estimates=point)
+        sizes_result = size_group_similarity(sim, sizes)
         if sizes_result["small_judges"] or sizes_result["large_judges"]:
             result["size_similarity"] = sizes_result
         step("contrasts")

@@ -23,17 +23,25 @@ def score(weight: np.ndarray | float) -> np.ndarray | float:
     return 100.0 / (1.0 + np.exp(-np.asarray(weight, dtype=float)))
 
 
+def has_draws(idata: Any) -> bool:
+    """Whether a fit has posterior draws (more than one per cell), i.e. intervals exist.
+
+    GAIR's released weights are point estimates: one draw, no intervals, no probabilities.
+    """
+    post = idata.posterior
+    return int(post.sizes.get("chain", 1)) * int(post.sizes.get("draw", 1)) > 1
+
+
 def hdi(draws: np.ndarray, hdi_prob: float = HDI_PROB) -> np.ndarray:
     """HDI over the first two axes (chain, draw) with ``arviz.hdi``; shape ``(..., 2)``.
 
-    A single draw gives a zero-width interval at that draw.
+    A single draw (a point estimate) has no interval: NaN.
     """
     import arviz as az
 
     draws = np.asarray(draws, dtype=float)
     if draws.shape[0] * draws.shape[1] == 1:
-        point = draws[0, 0]
-        return np.stack([point, point], axis=-1)
+        return np.full((*draws.shape[2:], 2), np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return np.asarray(az.hdi(draws, hdi_prob=hdi_prob))
@@ -66,14 +74,31 @@ def fitted_mask(w: np.ndarray) -> np.ndarray:
     return ~np.all(np.isnan(w), axis=(0, 1, 4))
 
 
+def cell_counts(idata: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Rows per fit (judge, group) and informative rows per (judge, group, attribute) (the
+    pairs where the comparison is not 0), from ``fit_diagnostics``; None when not recorded."""
+    diag = getattr(idata, "fit_diagnostics", None)
+    if diag is None:
+        return None, None
+    n = diag["n"].to_numpy() if "n" in diag else None
+    nz = diag["n_nonzero"].to_numpy().astype(float) if "n_nonzero" in diag else None
+    if nz is not None:
+        nz[nz < 0] = np.nan
+    return n, nz
+
+
 def weight_summary(idata: Any, hdi_prob: float = HDI_PROB) -> pd.DataFrame:
-    """One row per fitted (judge, group, attribute).
+    """One row per fitted (judge, group, attribute) with an estimate.
 
     Columns: judge, group, attribute, label, mean, sd, hdi_low, hdi_high, score, score_low,
-    score_high (the score interval is the weight HDI through the sigmoid).
+    score_high (the score interval is the weight HDI through the sigmoid), n (pairs in the
+    fit), n_nonzero (pairs where the attribute comparison is not 0, i.e. the pairs that
+    inform this weight; NaN when unknown). Attributes left out of a fit because they are
+    constant there have no row. For point estimates (one draw) sd and intervals are NaN.
     """
     w = weight_draws(idata)
     judges, groups, attributes, labels = coords(idata)
+    n_rows, n_nonzero = cell_counts(idata)
     mask = fitted_mask(w)
     parts = []
     for j, judge in enumerate(judges):  # judge by judge: bounded memory for large fits
@@ -83,24 +108,37 @@ def weight_summary(idata: Any, hdi_prob: float = HDI_PROB) -> pd.DataFrame:
         sub = w[:, :, j][:, :, gi].astype(float)  # (chain, draw, groups, attribute)
         single = sub.shape[0] * sub.shape[1] == 1
         interval = hdi(sub, hdi_prob)
+        p = len(attributes)
         parts.append(
             pd.DataFrame(
                 {
                     "judge": judge,
-                    "group": np.repeat([groups[i] for i in gi], len(attributes)),
+                    "group": np.repeat([groups[i] for i in gi], p),
                     "attribute": np.tile(attributes, len(gi)),
                     "label": np.tile(labels, len(gi)),
                     "mean": sub.mean(axis=(0, 1)).reshape(-1),
                     "sd": (
-                        np.zeros(sub.shape[2:]) if single else sub.std(axis=(0, 1), ddof=1)
+                        np.full(sub.shape[2:], np.nan) if single else sub.std(axis=(0, 1), ddof=1)
                     ).reshape(-1),
                     "hdi_low": interval[..., 0].reshape(-1),
                     "hdi_high": interval[..., 1].reshape(-1),
+                    "n": (
+                        np.repeat(n_rows[j, gi], p)
+                        if n_rows is not None
+                        else np.full(len(gi) * p, np.nan)
+                    ),
+                    "n_nonzero": (
+                        n_nonzero[j, gi].reshape(-1)
+                        if n_nonzero is not None
+                        else np.full(len(gi) * p, np.nan)
+                    ),
                 }
             )
         )
     columns = ["judge", "group", "attribute", "label", "mean", "sd", "hdi_low", "hdi_high"]
+    columns += ["n", "n_nonzero"]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    frame = frame[frame["mean"].notna()].reset_index(drop=True)
     frame["score"] = score(frame["mean"])
     frame["score_low"] = score(frame["hdi_low"])
     frame["score_high"] = score(frame["hdi_high"])
@@ -187,3 +225,39 @@ def error_sensitivity(
     return pd.DataFrame(
         rows, columns=["judge", "attribute", "label", "score", "score_low", "score_high", "groups"]
     )
+
+
+#: Score points a weight may move under the wide prior before it is flagged as prior-driven.
+PRIOR_SHIFT_FLAG = 5.0
+
+
+def prior_sensitivity(idata: Any, threshold: float = PRIOR_SHIFT_FLAG) -> pd.DataFrame:
+    """How much each score moves when the default prior is replaced by a wide one.
+
+    The fit also finds, for every cell, the posterior mean under a wide prior (the
+    ``prior_sensitivity`` group; default ``normal:1``). A score that moves by more than
+    ``threshold`` points is set more by the prior than by the data: read it with care.
+
+    Returns
+    -------
+    pandas.DataFrame
+        judge, group, attribute, label, score (default prior), score_wide, shift
+        (``score_wide - score``), flagged (``|shift| > threshold``), prior (the wide prior);
+        empty when the fit did not run the check.
+    """
+    columns = ["judge", "group", "attribute", "label", "score", "score_wide", "shift"]
+    columns += ["flagged", "prior"]
+    group = getattr(idata, "prior_sensitivity", None)
+    if group is None or "weight_mean" not in group:
+        return pd.DataFrame(columns=columns)
+    summary = weight_summary(idata)
+    if summary.empty:
+        return pd.DataFrame(columns=columns)
+    wide = group["weight_mean"].to_dataframe().reset_index()
+    table = summary.merge(wide, on=["judge", "group", "attribute"], how="inner")
+    table = table[table["weight_mean"].notna()].copy()
+    table["score_wide"] = score(table["weight_mean"])
+    table["shift"] = table["score_wide"] - table["score"]
+    table["flagged"] = table["shift"].abs() > threshold
+    table["prior"] = str(group.attrs.get("prior", ""))
+    return table[columns].reset_index(drop=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,14 +30,31 @@ def parse_size(name: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
+MIN_COMMON_ATTRIBUTES = 3
+
+
 def _group_correlations(w: np.ndarray) -> np.ndarray:
-    """Pearson correlation between judges for each leading index; ``w`` (..., judge, attr)."""
-    centred = w - w.mean(axis=-1, keepdims=True)
-    norm = np.sqrt((centred**2).sum(axis=-1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        unit = centred / norm[..., None]
-        return np.einsum("...ia,...ja->...ij", unit, unit)
+    """Pearson correlation between judges for each leading index; ``w`` (..., judge, attr).
+
+    NaN weights (attributes not estimable in a fit) are left out pairwise: two judges are
+    correlated over the attributes both have, and the correlation is NaN when they share
+    fewer than :data:`MIN_COMMON_ATTRIBUTES` or either is constant there.
+    """
+    mask = np.isfinite(w).astype(float)
+    x = np.where(mask > 0, w, 0.0)
+
+    def pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.einsum("...ia,...ja->...ij", a, b)
+
+    n = pair(mask, mask)
+    sx, sy = pair(x, mask), pair(mask, x)
+    with np.errstate(all="ignore"):
+        cov = pair(x, x) - sx * sy / n
+        var_x = pair(x * x, mask) - sx**2 / n
+        var_y = pair(mask, x * x) - sy**2 / n
+        r = cov / np.sqrt(var_x * var_y)
+    ok = (n >= MIN_COMMON_ATTRIBUTES) & (var_x > 1e-24) & (var_y > 1e-24)
+    return np.where(ok, np.clip(r, -1.0, 1.0), np.nan)
 
 
 def _mean_similarity(w_groups: np.ndarray) -> np.ndarray:
@@ -47,6 +65,37 @@ def _mean_similarity(w_groups: np.ndarray) -> np.ndarray:
         return np.nanmean(corr, axis=0)
 
 
+@dataclass
+class Similarity:
+    """Judge similarity of a fit (:func:`judge_similarity`).
+
+    Attributes
+    ----------
+    matrix : pandas.DataFrame
+        judge x judge: the posterior mean of the similarity (mean over groups of the Pearson
+        r of two judges' weights, computed draw by draw). With point estimates only (one
+        draw, e.g. GAIR's released weights) it equals ``plugin``.
+    plugin : pandas.DataFrame
+        judge x judge: the same statistic on the posterior-mean weights (GAIR's number). It
+        has no interval; with wide posteriors it is higher than the posterior mean, because
+        posterior noise attenuates correlations draw by draw while shrunk means look alike.
+    pairs : pandas.DataFrame
+        One row per pair of judges: ``judge_a``, ``judge_b``, ``similarity`` (posterior
+        mean), ``hdi_low``, ``hdi_high`` (its 95% HDI; NaN for point estimates), ``plugin``,
+        ``groups`` (groups where both judges have a fit).
+    draws : numpy.ndarray
+        Per-draw matrices, shape (draws, judge, judge).
+    point_estimates : bool
+        True when the fit has one draw per cell: no intervals.
+    """
+
+    matrix: pd.DataFrame
+    plugin: pd.DataFrame
+    pairs: pd.DataFrame
+    draws: np.ndarray
+    point_estimates: bool
+
+
 def judge_similarity(
     idata: Any,
     groups: list[str] | None = None,
@@ -54,31 +103,45 @@ def judge_similarity(
     n_draws: int = SIMILARITY_DRAWS,
     hdi_prob: float = HDI_PROB,
     seed: int = 0,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Similarity of every pair of judges.
+) -> Similarity:
+    """Similarity of every pair of judges, with the posterior of the reported statistic.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        A fit (``weight`` with dims chain, draw, judge, group, attribute).
+    groups : list of str, optional
+        Groups to average over (default: :func:`~.scores.scenario_groups`).
+    n_draws : int
+        Posterior draws used (a random subset, pairing draw i of every fit).
+    hdi_prob : float
+    seed : int
 
     Returns
     -------
-    matrix : pandas.DataFrame
-        judge x judge similarity of the posterior-mean weights (GAIR's number).
-    pairs : pandas.DataFrame
-        Long table: judge_a, judge_b, similarity, draws_mean, hdi_low, hdi_high. The last three
-        describe the statistic computed draw by draw (pairing draw i of every fit). Posterior
-        noise attenuates correlations, so with wide posteriors the per-draw values sit below
-        the posterior-mean similarity; compare judges on the same footing.
+    Similarity
+        ``matrix`` (posterior mean), ``plugin`` (GAIR's correlation of posterior means),
+        ``pairs`` with HDIs of the same statistic as ``matrix``; the posterior mean lies
+        inside its interval.
     """
     w = weight_draws(idata)
     judges, all_groups, _, _ = coords(idata)
     use = groups or scenario_groups(all_groups)
     gidx = [all_groups.index(g) for g in use if g in all_groups]
     w = w[:, :, :, gidx, :]
-    point = _mean_similarity(np.moveaxis(w.mean(axis=(0, 1), dtype=float), 1, 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plugin = _mean_similarity(np.moveaxis(np.nanmean(w, axis=(0, 1), dtype=float), 1, 0))
     flat = w.reshape(-1, *w.shape[2:])
     rng = np.random.default_rng(seed)
     pick = rng.choice(flat.shape[0], size=min(n_draws, flat.shape[0]), replace=False)
     per_draw = np.stack([_mean_similarity(np.moveaxis(flat[i], 1, 0)) for i in pick])
+    point_only = flat.shape[0] == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mean = plugin if point_only else np.nanmean(per_draw, axis=0)
     interval = hdi(per_draw[None], hdi_prob)
-    matrix = pd.DataFrame(point, index=judges, columns=judges)
+    fitted = np.isfinite(w).any(axis=(0, 1, 4))  # (judge, group)
     rows = []
     for a in range(len(judges)):
         for b in range(a + 1, len(judges)):
@@ -86,14 +149,21 @@ def judge_similarity(
                 {
                     "judge_a": judges[a],
                     "judge_b": judges[b],
-                    "similarity": point[a, b],
-                    "draws_mean": float(per_draw[:, a, b].mean()),
+                    "similarity": mean[a, b],
                     "hdi_low": interval[a, b, 0],
                     "hdi_high": interval[a, b, 1],
+                    "plugin": plugin[a, b],
+                    "groups": int((fitted[a] & fitted[b]).sum()),
                 }
             )
-    columns = ["judge_a", "judge_b", "similarity", "draws_mean", "hdi_low", "hdi_high"]
-    return matrix, pd.DataFrame(rows, columns=columns)
+    columns = ["judge_a", "judge_b", "similarity", "hdi_low", "hdi_high", "plugin", "groups"]
+    return Similarity(
+        matrix=pd.DataFrame(mean, index=judges, columns=judges),
+        plugin=pd.DataFrame(plugin, index=judges, columns=judges),
+        pairs=pd.DataFrame(rows, columns=columns),
+        draws=per_draw,
+        point_estimates=point_only,
+    )
 
 
 def size_groups(
@@ -112,30 +182,58 @@ def size_groups(
 
 
 def size_group_similarity(
-    matrix: pd.DataFrame,
+    similarity: Similarity | pd.DataFrame,
     sizes: dict[str, float] | None = None,
     small: tuple[float, float] = SMALL_RANGE,
     large: tuple[float, float] = LARGE_RANGE,
+    hdi_prob: float = HDI_PROB,
 ) -> dict[str, Any]:
     """Mean similarity within the small judges, within the large ones, and between them.
 
-    Means are over ordered pairs of distinct judges (GAIR). Returns ``{"small", "large",
-    "between", "small_judges", "large_judges"}``; a mean is None when a set is too small.
+    Means are over ordered pairs of distinct judges (GAIR). Given a :class:`Similarity` with
+    posterior draws, each mean is the posterior mean of that statistic and ``<name>_hdi`` its
+    95% HDI (computed draw by draw); with point estimates (or a plain matrix) there is no
+    interval (``None``).
+
+    Returns
+    -------
+    dict
+        ``{"small", "large", "between", "small_hdi", "large_hdi", "between_hdi",
+        "small_judges", "large_judges", "point_estimates"}``; a mean is None when a set has no
+        pair of distinct judges.
     """
-    small_j, large_j = size_groups(list(matrix.index), sizes, small, large)
+    if isinstance(similarity, Similarity):
+        matrix, draws = similarity.matrix, similarity.draws
+        point_only = similarity.point_estimates
+    else:
+        matrix, draws, point_only = similarity, similarity.to_numpy(float)[None], True
+    names = list(matrix.index)
+    small_j, large_j = size_groups(names, sizes, small, large)
 
-    def mean_over(a: list[str], b: list[str]) -> float | None:
-        values = [matrix.loc[x, y] for x in a for y in b if x != y]
-        values = [v for v in values if np.isfinite(v)]
-        return float(np.mean(values)) if values else None
+    def cells(a: list[str], b: list[str]) -> tuple[list[int], list[int]]:
+        pairs = [(names.index(x), names.index(y)) for x in a for y in b if x != y]
+        return [i for i, _ in pairs], [j for _, j in pairs]
 
-    return {
-        "small": mean_over(small_j, small_j),
-        "large": mean_over(large_j, large_j),
-        "between": mean_over(small_j, large_j),
-        "small_judges": small_j,
-        "large_judges": large_j,
-    }
+    out: dict[str, Any] = {}
+    for key, (a, b) in {
+        "small": (small_j, small_j),
+        "large": (large_j, large_j),
+        "between": (small_j, large_j),
+    }.items():
+        rows, cols = cells(a, b)
+        values = matrix.to_numpy(float)[rows, cols] if rows else np.array([])
+        values = values[np.isfinite(values)]
+        out[key] = float(np.mean(values)) if len(values) else None
+        out[f"{key}_hdi"] = None
+        if rows and not point_only:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                per_draw = np.nanmean(draws[:, rows, cols], axis=1)
+            low, high = hdi(per_draw[None, :, None], hdi_prob)[0]
+            if np.isfinite(low):
+                out[f"{key}_hdi"] = [float(low), float(high)]
+    out.update(small_judges=small_j, large_judges=large_j, point_estimates=point_only)
+    return out
 
 
 def judge_contrasts(idata: Any, reference: str, hdi_prob: float = HDI_PROB) -> pd.DataFrame:
@@ -143,14 +241,20 @@ def judge_contrasts(idata: Any, reference: str, hdi_prob: float = HDI_PROB) -> p
 
     Draws of different fits are independent, so the difference's draws pair draw i of one
     fit with draw i of the other. Columns: judge, reference, group, attribute, label, diff,
-    hdi_low, hdi_high, p_greater (posterior probability that diff > 0).
+    hdi_low, hdi_high, p_greater (posterior probability that diff > 0). With point estimates
+    only (one draw per fit, e.g. GAIR's released weights) there is no posterior: the interval
+    and ``p_greater`` are NaN, never a probability of 0 or 1 from a single number.
     """
     w = weight_draws(idata)
     judges, groups, attributes, labels = coords(idata)
     if reference not in judges:
         from preference_dissect.errors import InputError
 
-        raise InputError(f"unknown reference judge {reference!r}", field="reference")
+        raise InputError(
+            f"unknown reference judge {reference!r} (known: {', '.join(judges)})",
+            field="reference",
+        )
+    point_only = w.shape[0] * w.shape[1] == 1
     r = judges.index(reference)
     frames = []
     for j, judge in enumerate(judges):
@@ -163,6 +267,9 @@ def judge_contrasts(idata: Any, reference: str, hdi_prob: float = HDI_PROB) -> p
         diff = diff[:, :, ok]
         interval = hdi(diff, hdi_prob)
         n_groups = int(ok.sum())
+        with np.errstate(invalid="ignore"):
+            p_greater = (diff > 0).mean(axis=(0, 1)).astype(float)
+        p_greater[np.isnan(diff).all(axis=(0, 1)) | point_only] = np.nan
         frames.append(
             pd.DataFrame(
                 {
@@ -176,22 +283,13 @@ def judge_contrasts(idata: Any, reference: str, hdi_prob: float = HDI_PROB) -> p
                     "diff": diff.mean(axis=(0, 1)).reshape(-1),
                     "hdi_low": interval[..., 0].reshape(-1),
                     "hdi_high": interval[..., 1].reshape(-1),
-                    "p_greater": (diff > 0).mean(axis=(0, 1)).reshape(-1),
+                    "p_greater": p_greater.reshape(-1),
                 }
             )
         )
+    columns = ["judge", "reference", "group", "attribute", "label", "diff"]
+    columns += ["hdi_low", "hdi_high", "p_greater"]
     if not frames:
-        return pd.DataFrame(
-            columns=[
-                "judge",
-                "reference",
-                "group",
-                "attribute",
-                "label",
-                "diff",
-                "hdi_low",
-                "hdi_high",
-                "p_greater",
-            ]
-        )
-    return pd.concat(frames, ignore_index=True)
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(frames, ignore_index=True)
+    return table[table["diff"].notna()].reset_index(drop=True)

@@ -55,6 +55,14 @@ def register(subparsers: Any) -> None:
         help="pairwise attributes whose two orders disagree: 0, or drop the pair (default: zero)",
     )
     p.add_argument(
+        "--not-applicable",
+        dest="not_applicable",
+        choices=("zero", "drop"),
+        default="zero",
+        help="error checks answered 'not applicable': feature 0 (nothing to compare), or drop "
+        "the pair as GAIR did (default: zero)",
+    )
+    p.add_argument(
         "--style",
         action="store_true",
         help="add continuous Arena style covariates style_length/header/list/bold",
@@ -64,24 +72,32 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
+def print_pair_flow(flow: list[dict[str, Any]], console: Any) -> None:
+    """Print the comparison's pair accounting (pairs kept per step and why others left)."""
+    from rich.table import Table
+
+    table = Table(title="pairs kept at each step")
+    for name, justify in (("step", "left"), ("pairs", "right"), ("dropped", "right")):
+        table.add_column(name, justify=justify)
+    table.add_column("why", overflow="fold")
+    for row in flow:
+        table.add_row(row["step"], str(row["pairs"]), str(row["dropped"] or ""), row["why"])
+    console.print(table)
+
+
 def _print_summary(report: dict[str, Any], out: str) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     console = Console(stderr=False)
     console.print(
         f"[bold]{report['rows']}[/] rows from {report['pairs_used']} of "
         f"{report['pairs_annotated']} annotated pairs -> {out}"
     )
-    na = report["na"]
-    table = Table(title=f"missing values (policy: {na['policy']})")
-    table.add_column("attribute")
-    table.add_column("pairs with NA", justify="right")
-    for attr, n in na["by_attribute"].items():
-        if n:
-            table.add_row(attr, str(n))
-    if table.row_count:
-        console.print(table)
+    print_pair_flow(report["pair_flow"], console)
+    for attr, n in report["not_applicable"].items():
+        policy = report["not_applicable_policy"]
+        what = "set to 0 (nothing to compare)" if policy == "zero" else "dropped"
+        console.print(f"{attr}: error check not applicable on {n} pairs: {what}")
     for attr, d in report["disagreement"].items():
         if d["rate"] is not None:
             console.print(
@@ -117,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         na=args.na,
         ties=args.ties,
         on_disagree=args.disagree,
+        not_applicable=args.not_applicable,
         style=args.style,
         annotations_file=args.annotations,
     )

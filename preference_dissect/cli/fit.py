@@ -57,6 +57,13 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--min-group-size",
+        type=int,
+        default=30,
+        help="(judge, group) cells with fewer rows are not fitted; they are listed with the "
+        "reason (default: %(default)s)",
+    )
+    p.add_argument(
         "--na",
         choices=("error", "drop", "zero"),
         default="error",
@@ -84,8 +91,13 @@ def fit_json(idata: Any, seconds: float) -> dict[str, Any]:
 
     summary = weight_summary(idata)
     by_cell = {k: g for k, g in summary.groupby(["judge", "group"], sort=False)}
-    fits = []
+    fits, skipped = [], []
     for row in diagnostics_frame(idata).itertuples(index=False):
+        if row.method == "skipped" or (row.judge, row.group) not in by_cell:
+            skipped.append(
+                {"judge": row.judge, "group": row.group, "n": int(row.n), "reason": row.reason}
+            )
+            continue
         cell = by_cell[(row.judge, row.group)]
         fits.append(
             {
@@ -106,12 +118,13 @@ def fit_json(idata: Any, seconds: float) -> dict[str, Any]:
                         "hdi_low": float(r.hdi_low),
                         "hdi_high": float(r.hdi_high),
                         "score": float(r.score),
+                        "n_nonzero": num(r.n_nonzero),
                     }
                     for r in cell.itertuples(index=False)
                 },
             }
         )
-    return {"seconds": seconds, "fits": fits}
+    return {"seconds": seconds, "fits": fits, "skipped": skipped}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         tune=args.tune,
         seed=args.seed,
         folds=args.folds,
+        min_group_size=args.min_group_size,
     )
     table = read_features(args.features, na=args.na, model=args.model)
     table = table.select(_names(args.judges), _names(args.groups))
@@ -142,11 +156,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(fit_json(outcome.idata, round(time.perf_counter() - start, 3)))
     else:
-        how = ", ".join(f"{v} by {k}" for k, v in outcome.methods.items())
-        n = sum(outcome.methods.values())
+        methods = {k: v for k, v in outcome.methods.items() if k != "skipped"}
+        how = ", ".join(f"{v} by {k}" for k, v in methods.items())
+        skipped = outcome.methods.get("skipped", 0)
         print(
-            f"fitted {n} (judge, group) regressions ({how}) in {outcome.seconds:.1f} s"
-            f" -> {args.out}"
+            f"fitted {sum(methods.values())} (judge, group) regressions ({how}) in "
+            f"{outcome.seconds:.1f} s -> {args.out}"
+            + (f"; {skipped} cell(s) not fitted (see the warnings)" if skipped else "")
         )
         if outcome.notes:
             print(

@@ -73,6 +73,20 @@ def register(subparsers: Any) -> None:
         help="missing features: drop the pair or impute 0",
     )
     p.add_argument(
+        "--not-applicable",
+        dest="not_applicable",
+        choices=("zero", "drop"),
+        default="zero",
+        help="error checks answered 'not applicable': feature 0, or drop the pair as GAIR did",
+    )
+    p.add_argument(
+        "--labels",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="extra judge labels (labels.parquet from 'prefdissect judge'); repeatable",
+    )
+    p.add_argument(
         "--min-group-size",
         type=int,
         default=30,
@@ -87,8 +101,37 @@ def register(subparsers: Any) -> None:
     from preference_dissect.annotators.llm import add_llm_arguments
 
     add_llm_arguments(p, model_required=False)
+    j = p.add_argument_group("LLM judge (labels the pairs; its flags default to the LLM ones)")
+    j.add_argument(
+        "--judge-model",
+        default=None,
+        help="add an LLM judge stage: label every pair with this model (both orders)",
+    )
+    j.add_argument(
+        "--judge-base-url", default=None, help="the judge's server (default: --base-url)"
+    )
+    j.add_argument(
+        "--judge-api-key-env",
+        default=None,
+        help="the judge's API key variable (default: --api-key-env)",
+    )
     add_json_flag(p)
     p.set_defaults(func=run)
+
+
+def judge_config(args: argparse.Namespace) -> Any:
+    """The judge's engine config: the LLM flags with the judge's model, server and key."""
+    from preference_dissect.annotators.llm import configs_from_args
+    from preference_dissect.judges.llm_judge import JudgeOptions, judge_config_fields
+
+    fields = judge_config_fields(JudgeOptions(judge_name=args.judge_model))
+    overrides: dict[str, Any] = {"model": args.judge_model, **fields}
+    if args.judge_base_url:
+        overrides["base_url"] = args.judge_base_url
+    if args.judge_api_key_env:
+        overrides["api_key_env"] = args.judge_api_key_env
+    generate, _ = configs_from_args(args, **overrides)
+    return generate
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
     from preference_dissect.pipeline import DEFAULT_SOURCE, RunConfig, run_pipeline
 
     generate, cache = configs_from_args(args) if args.model else (None, CacheConfig())
+    judge = judge_config(args) if args.judge_model else None
+    if judge is not None and generate is None:
+        _, cache = configs_from_args(args, model=args.judge_model)
     cfg = RunConfig(
         source=args.source or DEFAULT_SOURCE,
         out=args.out,
@@ -113,10 +159,13 @@ def run(args: argparse.Namespace) -> int:
         sampler=args.sampler,
         draws=args.draws,
         na=args.na,
+        not_applicable=args.not_applicable,
+        labels=tuple(args.labels),
         min_group_size=args.min_group_size,
         report=not args.no_report,
         resume=not args.fresh,
         generate=generate,
+        judge=judge,
         cache=cache,
     )
     say = (lambda msg: print(msg, file=sys.stderr)) if args.json else print

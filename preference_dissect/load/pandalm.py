@@ -144,6 +144,7 @@ def load_pandalm(rec: Records, judge_files: list[Path] | None = None, limited: b
         "format": "pandalm",
         "path": rec.file,
         "majority_rule": "verdict of >= 2 of 3 annotators, else tie",
+        "majorities": {"majority": ["annotator1", "annotator2", "annotator3"]},
     }
     info["empty_responses"] = sum(not t.strip() for t in resp_a + resp_b)
     ds = build_dataset(

@@ -36,6 +36,8 @@ from preference_dissect.io import atomic_path
 
 WINNERS = ("a", "b", "tie", "both_bad")
 GOLD_VALUES = ("a", "b")
+#: Judge name of a source's gold answers (:meth:`PairDataset.labels_with_gold`).
+GOLD_JUDGE = "gold"
 PAIR_COLUMNS = (
     "pair_id",
     "conversation",
@@ -128,6 +130,26 @@ class PairDataset:
     def judges(self) -> list[str]:
         """Judge names in the label table, in order of first appearance."""
         return list(dict.fromkeys(self.labels["judge"].tolist()))
+
+    def labels_with_gold(self) -> pd.DataFrame:
+        """The labels plus, when pairs carry gold answers (LLMBar), the judge ``gold``.
+
+        Gold answers are a judge a user can dissect like any other: which attributes does
+        the objectively better response win on? A label judge already named ``gold`` wins.
+        """
+        gold = self.pairs[self.pairs["gold"].isin(GOLD_VALUES)]
+        if gold.empty or GOLD_JUDGE in set(self.labels["judge"]):
+            return self.labels
+        extra = pd.DataFrame(
+            {"pair_id": gold["pair_id"].to_numpy(), "judge": GOLD_JUDGE, "winner": gold["gold"]}
+        )
+        return normalise_labels(pd.concat([self.labels, extra], ignore_index=True))
+
+    @property
+    def dissectable_judges(self) -> list[str]:
+        """Judges a fit can dissect: the label judges, and ``gold`` when there are gold
+        answers."""
+        return list(dict.fromkeys(self.labels_with_gold()["judge"].tolist()))
 
     def validate(
         self, file: str | os.PathLike[str] | None = None, *, allow_empty: bool = False
@@ -349,6 +371,21 @@ def validate_labels(
                 )
 
 
+def portable_info(info: dict[str, Any]) -> dict[str, Any]:
+    """The loader facts worth keeping with a written dataset (JSON values; no local path):
+    the format, seed, ``texts_available``, ``majorities``... are read back by
+    :func:`read_dataset` so later stages know them."""
+    out = {}
+    for key, value in info.items():
+        if key == "path":
+            continue
+        try:
+            out[key] = json.loads(json.dumps(value))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
 def write_dataset(
     ds: PairDataset, path: str | os.PathLike[str], *, allow_empty: bool = True
 ) -> Path:
@@ -356,6 +393,7 @@ def write_dataset(
     path = Path(path)
     ds.validate(file=path, allow_empty=allow_empty)
     pairs = ds.pairs.copy()
+    pairs.attrs = {"dataset_info": portable_info(ds.info)}
     with atomic_path(path) as tmp_pairs, atomic_path(labels_path_for(path)) as tmp_labels:
         pairs.to_parquet(tmp_pairs, index=False)
         ds.labels.to_parquet(tmp_labels, index=False)
@@ -376,6 +414,8 @@ def read_dataset(path: str | os.PathLike[str]) -> PairDataset:
     for col in REQUIRED_PAIR_COLUMNS:
         if col not in pairs.columns:
             raise InputError("required column is missing", file=path, field=col)
-    ds = PairDataset(pairs=pairs, labels=labels, info={"path": str(path)})
+    info = dict(pairs.attrs.get("dataset_info") or {})
+    pairs.attrs = {}
+    ds = PairDataset(pairs=pairs, labels=labels, info={**info, "path": str(path)})
     ds.validate(file=path, allow_empty=True)
     return ds

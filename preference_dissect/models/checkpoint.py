@@ -22,7 +22,7 @@ import pandas as pd
 from preference_dissect.io import atomic_path, write_json
 from preference_dissect.models.fit import CellFit
 
-ARRAYS = ("weight", "intercept", "sigma", "ppc_p_agree")
+ARRAYS = ("weight", "intercept", "sigma", "ppc_p_agree", "n_nonzero", "wide_mean")
 
 
 def table_fingerprint(frame: pd.DataFrame) -> str:

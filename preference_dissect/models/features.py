@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,9 +88,14 @@ class FeatureTable:
 def read_features(
     path: str | os.PathLike[str], *, na: str = "error", model: str = "logistic"
 ) -> FeatureTable:
-    """Read a features CSV/parquet file and validate it (see :func:`validate_features`)."""
+    """Read a features CSV/parquet file and validate it (see :func:`validate_features`).
+
+    Error rows are counted as a person counts them: in a CSV file the header is row 1, so
+    the first record is row 2; in parquet the first record is row 1.
+    """
     path = Path(path)
-    return validate_features(read_table(path), file=path, na=na, model=model)
+    first = 2 if path.suffix.lower() == ".csv" else 1
+    return validate_features(read_table(path), file=path, na=na, model=model, first_row=first)
 
 
 def _first_bad(mask: np.ndarray) -> int:
@@ -97,15 +103,74 @@ def _first_bad(mask: np.ndarray) -> int:
 
 
 def _numeric_column(
-    frame: pd.DataFrame, column: str, file: str | os.PathLike[str] | None
+    frame: pd.DataFrame, column: str, file: str | os.PathLike[str] | None, first_row: int
 ) -> np.ndarray:
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     not_numbers = np.isnan(values) & raw.notna().to_numpy()
     if not_numbers.any():
         i = _first_bad(not_numbers)
-        raise InputError(f"{raw.iloc[i]!r} is not a number", file=file, row=i + 1, field=column)
+        raise InputError(
+            f"{raw.iloc[i]!r} is not a number", file=file, row=i + first_row, field=column
+        )
     return values
+
+
+def _check_keys(frame: pd.DataFrame, file: Any, first_row: int) -> None:
+    for column in ("pair_id", "judge", "group"):
+        raw = frame[column]
+        empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+        if empty.any():
+            raise InputError(
+                "is missing or empty", file=file, row=_first_bad(empty) + first_row, field=column
+            )
+
+
+def _apply_na(
+    numeric: dict[str, np.ndarray], attributes: list[str], na: str, file: Any, first_row: int
+) -> np.ndarray:
+    """Rows to keep after the NA policy (attribute NaNs set to 0 in place for ``zero``)."""
+    columns = ("y", *attributes)
+    missing = np.column_stack([np.isnan(numeric[c]) for c in columns])
+    if not missing.any():
+        return np.ones(missing.shape[0], dtype=bool)
+    if na == "drop":
+        return ~missing.any(axis=1)
+    check = missing if na == "error" else missing[:, :1]
+    if check.any():
+        i = int(np.flatnonzero(check.any(axis=1))[0])
+        column = columns[int(np.flatnonzero(check[i])[0])]
+        hint = "" if column == "y" else " (use --na drop or --na zero)"
+        raise InputError(f"missing value{hint}", file=file, row=i + first_row, field=column)
+    for c in attributes:
+        numeric[c] = np.nan_to_num(numeric[c], nan=0.0)
+    return np.ones(missing.shape[0], dtype=bool)
+
+
+def _check_values(
+    numeric: dict[str, np.ndarray], attributes: list[str], keep: np.ndarray, file: Any, first: int
+) -> None:
+    y = numeric["y"]
+    bad = keep & ((y < 0) | (y > 1))
+    if bad.any():
+        i = _first_bad(bad)
+        raise InputError(f"y must lie in [0, 1], got {y[i]:g}", file=file, row=i + first, field="y")
+    for c in attributes:
+        if c.startswith(CONTINUOUS_PREFIX):
+            bad = keep & ~np.isfinite(numeric[c])
+            if bad.any():
+                i = _first_bad(bad)
+                raise InputError("must be a finite number", file=file, row=i + first, field=c)
+            continue
+        bad = keep & ~np.isin(numeric[c], FEATURE_VALUES)
+        if bad.any():
+            i = _first_bad(bad)
+            raise InputError(
+                f"attribute value must be -1, 0 or 1, got {numeric[c][i]:g}",
+                file=file,
+                row=i + first,
+                field=c,
+            )
 
 
 def validate_features(
@@ -114,6 +179,7 @@ def validate_features(
     file: str | os.PathLike[str] | None = None,
     na: str = "error",
     model: str = "logistic",
+    first_row: int = 1,
 ) -> FeatureTable:
     """Check a features table and return it as a :class:`FeatureTable`.
 
@@ -127,7 +193,12 @@ def validate_features(
         What to do with missing values: raise naming the row and column, drop the rows, or
         set missing attribute values to 0 (a missing ``y`` is always an error unless dropped).
     model : {"logistic", "linear"}
-        ``logistic`` needs ``y`` in {0, 1}; ``linear`` accepts any ``y`` in [0, 1].
+        Both accept any ``y`` in [0, 1]: 0/1 verdicts, ties as 0.5 (``--ties half``) or soft
+        labels. The logistic likelihood treats a fractional ``y`` as a fractional Bernoulli
+        outcome (``y log p + (1 - y) log(1 - p)``, i.e. a soft-label cross-entropy).
+    first_row : int
+        How a person numbers the first record in error messages (2 for a CSV file, whose
+        header is row 1).
 
     Notes
     -----
@@ -142,6 +213,8 @@ def validate_features(
     """
     if na not in NA_POLICIES:
         raise InputError(f"unknown NA policy {na!r} (use one of {', '.join(NA_POLICIES)})")
+    if model not in ("logistic", "linear"):
+        raise InputError(f"unknown model {model!r} (use logistic or linear)", field="model")
     for column in KEY_COLUMNS:
         if column not in frame.columns:
             raise InputError("required column is missing", file=file, field=column)
@@ -153,78 +226,28 @@ def validate_features(
     if len(frame) == 0:
         raise InputError("the features table has no rows", file=file)
     frame = frame.rename(columns={c: str(c) for c in frame.columns}).reset_index(drop=True)
-    for column in ("pair_id", "judge", "group"):
-        raw = frame[column]
-        empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
-        if empty.any():
-            i = _first_bad(empty)
-            raise InputError("is missing or empty", file=file, row=i + 1, field=column)
-    numeric = {c: _numeric_column(frame, c, file) for c in ("y", *attributes)}
-    missing = np.column_stack([np.isnan(numeric[c]) for c in ("y", *attributes)])
-    dropped = 0
-    keep = np.ones(len(frame), dtype=bool)
-    if missing.any():
-        if na == "drop":
-            keep = ~missing.any(axis=1)
-            dropped = int((~keep).sum())
-        else:
-            check = missing if na == "error" else missing[:, :1]
-            if check.any():
-                i = int(np.flatnonzero(check.any(axis=1))[0])
-                column = ("y", *attributes)[int(np.flatnonzero(check[i])[0])]
-                hint = "" if column == "y" else " (use --na drop or --na zero)"
-                raise InputError(f"missing value{hint}", file=file, row=i + 1, field=column)
-            for c in attributes:
-                numeric[c] = np.nan_to_num(numeric[c], nan=0.0)
-    y = numeric["y"]
-    if model == "logistic":
-        bad = keep & ~np.isin(y, (0.0, 1.0))
-        if bad.any():
-            i = _first_bad(bad)
-            raise InputError(
-                f"y must be 0 or 1, got {y[i]:g} (soft targets need --model linear)",
-                file=file,
-                row=i + 1,
-                field="y",
-            )
-    else:
-        bad = keep & ((y < 0) | (y > 1))
-        if bad.any():
-            i = _first_bad(bad)
-            raise InputError(f"y must lie in [0, 1], got {y[i]:g}", file=file, row=i + 1, field="y")
-    for c in attributes:
-        if c.startswith(CONTINUOUS_PREFIX):
-            bad = keep & ~np.isfinite(numeric[c])
-            if bad.any():
-                i = _first_bad(bad)
-                raise InputError("must be a finite number", file=file, row=i + 1, field=c)
-            continue
-        bad = keep & ~np.isin(numeric[c], FEATURE_VALUES)
-        if bad.any():
-            i = _first_bad(bad)
-            raise InputError(
-                f"attribute value must be -1, 0 or 1, got {numeric[c][i]:g}",
-                file=file,
-                row=i + 1,
-                field=c,
-            )
-    out = pd.DataFrame(
+    _check_keys(frame, file, first_row)
+    numeric = {c: _numeric_column(frame, c, file, first_row) for c in ("y", *attributes)}
+    keep = _apply_na(numeric, attributes, na, file, first_row)
+    _check_values(numeric, attributes, keep, file, first_row)
+    keys = pd.DataFrame(
         {
             "pair_id": frame["pair_id"].astype(str).to_numpy(),
             "judge": frame["judge"].astype(str).str.strip().to_numpy(),
             "group": frame["group"].astype(str).str.strip().to_numpy(),
-            "y": y,
+            "y": numeric["y"],
         }
     )
-    for c in attributes:
-        out[c] = numeric[c]
-    dup = out.duplicated(subset=["pair_id", "judge", "group"]).to_numpy() & keep
+    dup = keys.duplicated(subset=["pair_id", "judge", "group"]).to_numpy() & keep
     if dup.any():
-        i = _first_bad(dup)
         raise InputError(
-            "duplicate (pair_id, judge, group) row", file=file, row=i + 1, field="pair_id"
+            "duplicate (pair_id, judge, group) row",
+            file=file,
+            row=_first_bad(dup) + first_row,
+            field="pair_id",
         )
-    out = out[keep].reset_index(drop=True)
+    values = pd.DataFrame({c: numeric[c] for c in attributes}, index=keys.index)
+    out = pd.concat([keys, values], axis=1)[keep].reset_index(drop=True)
     if len(out) == 0:
         raise InputError("no rows left after dropping rows with missing values", file=file)
-    return FeatureTable(out, attributes, dropped)
+    return FeatureTable(out, attributes, int((~keep).sum()))

@@ -3,6 +3,15 @@
 One fit per (judge, group): by default Laplace+EP approximation refined by Pareto-smoothed
 importance sampling (:mod:`.importance`), with PyMC NUTS (:mod:`.nuts`) for fits whose
 Pareto k or effective sample size is not acceptable; ``sampler="nuts"`` uses NUTS for all.
+
+Two guards run before any sampling:
+
+* a cell with fewer rows than ``spec.min_group_size`` is not fitted (a 29-weight regression
+  on a handful of pairs says nothing); it is kept as a *skipped* cell with the reason;
+* an attribute that is constant in a cell (0 in every row, or always +1 / -1) carries no
+  information about the judge there (a constant non-zero column only restates the base rate
+  of A wins): it is left out of that cell's regression, its weight is NaN and the reason is
+  recorded; a cell in which no attribute varies is skipped.
 """
 
 from __future__ import annotations
@@ -20,6 +29,9 @@ from preference_dissect.models.importance import importance_sample
 from preference_dissect.models.posterior import Posterior
 from preference_dissect.models.spec import FitSpec
 
+#: ``CellFit.method`` of a cell that was not fitted (``reason`` says why).
+SKIPPED = "skipped"
+
 
 @dataclass
 class CellFit:
@@ -28,11 +40,13 @@ class CellFit:
     Attributes
     ----------
     weight : ndarray, shape (chains, draws, p)
+        NaN for attributes that were not estimable in this cell (see ``dropped``) and for
+        every attribute of a skipped cell.
     intercept, sigma : ndarray, shape (chains, draws), optional
     method : str
-        ``is`` (importance sampling) or ``nuts``.
+        ``is`` (importance sampling), ``nuts``, or ``skipped`` (not fitted; see ``reason``).
     n : int
-        Rows used.
+        Rows of the cell.
     rhat_max, ess_bulk_min : float
         NUTS: max R-hat and min bulk ESS over parameters. IS: R-hat is NaN and the ESS is
         the importance-sampling ESS, ``1 / sum(w**2)``.
@@ -44,8 +58,17 @@ class CellFit:
     ppc_p_share : float
     ppc_p_agree : ndarray, shape (p,)
     seconds : float
+    n_nonzero : ndarray, shape (p,)
+        Rows where the attribute comparison is not 0 (the pairs that inform its weight).
     notes : list of str
         Diagnostic warnings and fallbacks.
+    wide_mean : ndarray, shape (p,)
+        Posterior mean of the weights under ``spec.sensitivity_prior`` (Laplace
+        approximation; empty when the check is off): the prior-sensitivity check.
+    dropped : dict
+        Attribute name -> why it was left out of this cell (``all zero``, ``always +1``).
+    reason : str
+        Why a skipped cell was not fitted (empty for fitted cells).
     """
 
     weight: np.ndarray
@@ -61,13 +84,54 @@ class CellFit:
     ppc_p_share: float
     ppc_p_agree: np.ndarray
     seconds: float
+    n_nonzero: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    wide_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
     notes: list[str] = field(default_factory=list)
+    dropped: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
 
 
 def cell_seed(seed: int, judge: str, group: str) -> int:
     """A reproducible per-fit seed derived from the base seed and the fit's names."""
     seq = np.random.SeedSequence([seed, zlib.crc32(judge.encode()), zlib.crc32(group.encode())])
     return int(seq.generate_state(1)[0])
+
+
+def constant_columns(xmat: np.ndarray) -> dict[int, str]:
+    """Columns of ``xmat`` that take one value in every row: index -> ``all zero`` /
+    ``always +1`` / ``always -1`` (or the constant, for continuous covariates)."""
+    if len(xmat) == 0:
+        return {j: "no rows" for j in range(xmat.shape[1])}
+    constant = np.flatnonzero(np.ptp(xmat, axis=0) == 0)
+    out = {}
+    for j in constant:
+        value = float(xmat[0, j])
+        out[int(j)] = "all zero" if value == 0 else f"always {value:+g}"
+    return out
+
+
+def skipped_cell(xmat: np.ndarray, spec: FitSpec, reason: str) -> CellFit:
+    """A cell that is not fitted: NaN draws, the reason, and its row counts."""
+    n, p = xmat.shape
+    shape = (spec.chains, spec.draws)
+    nan = np.full(shape, np.nan)
+    return CellFit(
+        weight=np.full((*shape, p), np.nan),
+        intercept=nan if spec.intercept else None,
+        sigma=nan.copy() if spec.model == "linear" else None,
+        method=SKIPPED,
+        n=n,
+        rhat_max=float("nan"),
+        ess_bulk_min=float("nan"),
+        divergences=0,
+        pareto_k=float("nan"),
+        accuracy=float("nan"),
+        ppc_p_share=float("nan"),
+        ppc_p_agree=np.full(p, np.nan),
+        seconds=0.0,
+        n_nonzero=np.count_nonzero(xmat, axis=0).astype(np.int64),
+        reason=reason,
+    )
 
 
 def _split_theta(theta: np.ndarray, spec: FitSpec, p: int, shape: tuple[int, int]):
@@ -77,88 +141,148 @@ def _split_theta(theta: np.ndarray, spec: FitSpec, p: int, shape: tuple[int, int
     return weight, intercept, sigma
 
 
-def _prior_draws(spec: FitSpec, rng: np.random.Generator, size: tuple[int, ...]) -> np.ndarray:
-    if spec.prior.kind == "laplace":
-        return rng.laplace(0.0, spec.prior.scale, size)
-    return rng.normal(0.0, spec.prior.scale, size)
+@dataclass
+class _Draws:
+    method: str
+    weight: np.ndarray
+    intercept: np.ndarray | None
+    sigma: np.ndarray | None
+    rhat: float
+    ess: float
+    divergences: int
+    pareto_k: float
 
 
-def fit_cell(xmat: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int) -> CellFit:
-    """Fit one (judge, group) regression and run its checks."""
+def _sample(xmat: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, notes: list[str]):
+    """Importance sampling when the spec allows it and it is reliable, else PyMC NUTS."""
     from preference_dissect.models.nuts import nuts_sample
 
-    start = time.perf_counter()
     rng = np.random.default_rng(seed)
-    n, p = xmat.shape
     shape = (spec.chains, spec.draws)
-    notes: list[str] = []
     pareto_k = float("nan")
-    result = None
+    res = None
     if spec.uses_importance_sampling:
-        # an attribute that is 0 in every row is not informed by the data: its posterior is
-        # its prior, independent of the rest, and is drawn exactly
-        informed = np.any(xmat != 0, axis=0)
-        post = Posterior(xmat[:, informed], y, spec)
-        res = importance_sample(post, rng, spec.chains * spec.draws)
+        try:
+            with np.errstate(all="ignore"):  # overflow far in the tails is handled below
+                res = importance_sample(Posterior(xmat, y, spec), rng, spec.chains * spec.draws)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            notes.append(f"importance sampling failed ({exc}): refitted with NUTS")
+    if res is not None:
         pareto_k = res.pareto_k
         if res.pareto_k <= spec.pareto_k_max and res.ess >= spec.ess_min:
-            part, intercept, sigma = _split_theta(res.draws, spec, int(informed.sum()), shape)
-            weight = np.empty((*shape, p))
-            weight[..., informed] = part
-            weight[..., ~informed] = _prior_draws(spec, rng, (*shape, int((~informed).sum())))
-            result = ("is", weight, intercept, sigma, float("nan"), res.ess, 0)
-        else:
-            notes.append(
-                f"importance sampling not reliable (Pareto k {res.pareto_k:.2f},"
-                f" ESS {res.ess:.0f}): refitted with NUTS"
-            )
-    if result is None:
-        out = nuts_sample(xmat, y, spec, seed)
-        result = (
-            "nuts",
-            out["weight"],
-            out.get("intercept"),
-            out.get("sigma"),
-            out["rhat_max"],
-            out["ess_bulk_min"],
-            out["divergences"],
+            weight, intercept, sigma = _split_theta(res.draws, spec, xmat.shape[1], shape)
+            return _Draws("is", weight, intercept, sigma, float("nan"), res.ess, 0, pareto_k), rng
+        notes.append(
+            f"importance sampling not reliable (Pareto k {res.pareto_k:.2f},"
+            f" ESS {res.ess:.0f}): refitted with NUTS"
         )
-    method, weight, intercept, sigma, rhat, ess, divergences = result
-    if method == "nuts":
-        if rhat > spec.rhat_max:
-            notes.append(f"R-hat {rhat:.3f} > {spec.rhat_max}")
-        if divergences > 0:
-            notes.append(f"{divergences} divergent transitions")
-    if ess < spec.ess_min:
-        notes.append(f"ESS {ess:.0f} < {spec.ess_min:.0f}")
-    if method == "is" and pareto_k > spec.pareto_k_max:
-        notes.append(f"Pareto k {pareto_k:.2f} > {spec.pareto_k_max}")
-    accuracy = kfold_accuracy(xmat, y, spec, rng)
-    flat_w = weight.reshape(-1, p)
-    p_share, p_agree = posterior_predictive_check(
-        xmat,
+    out = nuts_sample(xmat, y, spec, seed)
+    draws = _Draws(
+        "nuts",
+        out["weight"],
+        out.get("intercept"),
+        out.get("sigma"),
+        out["rhat_max"],
+        out["ess_bulk_min"],
+        out["divergences"],
+        pareto_k,
+    )
+    return draws, rng
+
+
+def _diagnostic_notes(d: _Draws, spec: FitSpec) -> list[str]:
+    notes = []
+    if d.method == "nuts":
+        if d.rhat > spec.rhat_max:
+            notes.append(f"R-hat {d.rhat:.3f} > {spec.rhat_max}")
+        if d.divergences > 0:
+            notes.append(f"{d.divergences} divergent transitions")
+    if d.ess < spec.ess_min:
+        notes.append(f"ESS {d.ess:.0f} < {spec.ess_min:.0f}")
+    if d.method == "is" and d.pareto_k > spec.pareto_k_max:
+        notes.append(f"Pareto k {d.pareto_k:.2f} > {spec.pareto_k_max}")
+    return notes
+
+
+def wide_prior_mean(xmat: np.ndarray, y: np.ndarray, spec: FitSpec) -> np.ndarray:
+    """Approximate posterior mean of the weights under ``spec.sensitivity_prior`` (the
+    Laplace/EP Gaussian approximation of :mod:`.laplace`: milliseconds per cell)."""
+    from dataclasses import replace
+
+    from preference_dissect.models.laplace import gaussian_approximation
+
+    wide = replace(spec, prior=spec.sensitivity_prior)
+    try:
+        with np.errstate(all="ignore"):
+            mean = gaussian_approximation(Posterior(xmat, y, wide)).mean[: xmat.shape[1]]
+    except (np.linalg.LinAlgError, ValueError):
+        return np.full(xmat.shape[1], np.nan)
+    return np.where(np.isfinite(mean), mean, np.nan)
+
+
+def fit_cell(
+    xmat: np.ndarray,
+    y: np.ndarray,
+    spec: FitSpec,
+    seed: int,
+    attributes: list[str] | None = None,
+) -> CellFit:
+    """Fit one (judge, group) regression and run its checks.
+
+    Attributes that are constant in this cell are left out (NaN weight, reason in
+    ``dropped``); with none left the cell is skipped (:func:`skipped_cell`). ``attributes``
+    names the columns (default ``column 1``, ``column 2``...).
+    """
+    start = time.perf_counter()
+    n, p = xmat.shape
+    names = attributes or [f"column {j + 1}" for j in range(p)]
+    constant = constant_columns(xmat)
+    keep = np.array([j not in constant for j in range(p)], dtype=bool)
+    if not keep.any():
+        return skipped_cell(xmat, spec, "no attribute varies in this cell")
+    if spec.model == "linear" and n <= int(keep.sum()) + 1:
+        # with as many weights as pairs the fit is exact, sigma -> 0: an improper posterior
+        reason = f"{n} pairs for {int(keep.sum())} varying attributes: the linear model needs more"
+        return skipped_cell(xmat, spec, reason)
+    notes: list[str] = []
+    sub = xmat[:, keep]
+    draws, rng = _sample(sub, y, spec, seed, notes)
+    notes += _diagnostic_notes(draws, spec)
+    accuracy = kfold_accuracy(sub, y, spec, rng)
+    p_share, p_agree_sub = posterior_predictive_check(
+        sub,
         y,
-        flat_w,
-        None if intercept is None else intercept.reshape(-1),
-        None if sigma is None else sigma.reshape(-1),
+        draws.weight.reshape(-1, sub.shape[1]),
+        None if draws.intercept is None else draws.intercept.reshape(-1),
+        None if draws.sigma is None else draws.sigma.reshape(-1),
         spec.model,
         rng,
     )
+    weight = np.full((*draws.weight.shape[:2], p), np.nan)
+    weight[..., keep] = draws.weight
+    wide_mean = np.full(p, np.nan)
+    if spec.sensitivity_prior is not None:
+        wide_mean[keep] = wide_prior_mean(sub, y, spec)
+    p_agree = np.full(p, np.nan)
+    p_agree[keep] = p_agree_sub
     return CellFit(
         weight=weight,
-        intercept=intercept,
-        sigma=sigma,
-        method=method,
+        intercept=draws.intercept,
+        sigma=draws.sigma,
+        method=draws.method,
         n=n,
-        rhat_max=float(rhat),
-        ess_bulk_min=float(ess),
-        divergences=int(divergences),
-        pareto_k=float(pareto_k),
+        rhat_max=float(draws.rhat),
+        ess_bulk_min=float(draws.ess),
+        divergences=int(draws.divergences),
+        pareto_k=float(draws.pareto_k),
         accuracy=accuracy,
         ppc_p_share=p_share,
         ppc_p_agree=p_agree,
         seconds=time.perf_counter() - start,
+        n_nonzero=np.count_nonzero(xmat, axis=0).astype(np.int64),
+        wide_mean=wide_mean,
         notes=notes,
+        dropped={names[j]: why for j, why in constant.items()},
     )
 
 
@@ -183,14 +307,20 @@ def fit_table(
     Returns
     -------
     dict
-        ``{(judge, group): CellFit}`` in table order.
+        ``{(judge, group): CellFit}`` in table order; cells with fewer rows than
+        ``spec.min_group_size`` (or no varying attribute) are there as skipped cells.
     """
     results: dict[tuple[str, str], CellFit] = {}
     for (judge, group), (xmat, y) in table.cells().items():
         if done and (judge, group) in done:
             results[(judge, group)] = done[(judge, group)]
             continue
-        cell = fit_cell(xmat, y, spec, cell_seed(spec.seed, judge, group))
+        if len(y) < spec.min_group_size:
+            reason = f"{len(y)} pairs, fewer than the minimum group size {spec.min_group_size}"
+            cell = skipped_cell(xmat, spec, reason)
+        else:
+            seed = cell_seed(spec.seed, judge, group)
+            cell = fit_cell(xmat, y, spec, seed, table.attributes)
         results[(judge, group)] = cell
         if on_fit is not None:
             on_fit(judge, group, cell)

@@ -6,8 +6,13 @@
     ``attribute`` dimension carries an ``attribute_label`` coordinate (plot labels).
 ``fit_diagnostics`` (dims judge, group)
     ``n``, ``rhat_max``, ``ess_bulk_min``, ``divergences``, ``pareto_k``, ``accuracy``,
-    ``method`` (``is``, ``nuts``, ``external`` or ``none``), ``ppc_p_share``, ``seconds``;
-    and ``ppc_p_agree`` (judge, group, attribute).
+    ``method`` (``is``, ``nuts``, ``external``, ``skipped`` or ``none``), ``ppc_p_share``,
+    ``seconds``, ``reason`` (why a skipped cell was not fitted); and, with dims (judge, group,
+    attribute), ``ppc_p_agree`` and ``n_nonzero`` (rows where the attribute comparison is not
+    0: the pairs that inform the weight; -1 where unknown).
+``prior_sensitivity`` (dims judge, group, attribute; when the fit ran the check)
+    ``weight_mean``: the posterior mean of each weight under the wide prior named in the
+    group's ``prior`` attribute (Laplace approximation).
 attributes (on ``posterior``)
     ``spec`` (JSON of the :class:`~preference_dissect.models.spec.FitSpec`), ``warnings``
     (JSON list), ``source``, ``seconds``.
@@ -28,6 +33,8 @@ from preference_dissect.errors import InputError
 from preference_dissect.io import atomic_path
 
 DIAGNOSTICS_GROUP = "fit_diagnostics"
+#: Group holding the posterior means under the wide sensitivity prior (``weight_mean``).
+SENSITIVITY_GROUP = "prior_sensitivity"
 DIAGNOSTIC_FIELDS = (
     "n",
     "rhat_max",
@@ -38,6 +45,7 @@ DIAGNOSTIC_FIELDS = (
     "method",
     "ppc_p_share",
     "seconds",
+    "reason",
 )
 
 
@@ -103,8 +111,10 @@ def build_idata(
         "method": np.full((nj, ng), "none", dtype=object),
         "ppc_p_share": np.full((nj, ng), np.nan),
         "seconds": np.full((nj, ng), np.nan),
+        "reason": np.full((nj, ng), "", dtype=object),
     }
     p_agree = np.full((nj, ng, p), np.nan)
+    n_nonzero = np.full((nj, ng, p), -1, dtype=np.int64)
     ji = {j: i for i, j in enumerate(judges)}
     gi = {g: i for i, g in enumerate(groups)}
     for (judge, group), cell in cells.items():
@@ -115,8 +125,10 @@ def build_idata(
         if has_sigma:
             sigma[:, :, a, b] = cell.sigma
         for name in DIAGNOSTIC_FIELDS:
-            diag[name][a, b] = getattr(cell, name)
+            diag[name][a, b] = getattr(cell, name, "")
         p_agree[a, b] = cell.ppc_p_agree
+        if getattr(cell, "n_nonzero", None) is not None and len(cell.n_nonzero) == p:
+            n_nonzero[a, b] = cell.n_nonzero
     coords = {
         "chain": np.arange(chains),
         "draw": np.arange(draws),
@@ -139,17 +151,39 @@ def build_idata(
         for k, v in (attrs or {}).items()
     }
     posterior.attrs.update(encoded)
+    text = ("method", "reason")
     diag_vars = {
-        k: (("judge", "group"), v.astype(str) if k == "method" else v) for k, v in diag.items()
+        k: (("judge", "group"), v.astype(str) if k in text else v) for k, v in diag.items()
     }
     diag_vars["ppc_p_agree"] = (("judge", "group", "attribute"), p_agree)
-    diagnostics = xr.Dataset(
-        diag_vars,
-        coords={"judge": list(judges), "group": list(groups), "attribute": list(attributes)},
-    )
+    diag_vars["n_nonzero"] = (("judge", "group", "attribute"), n_nonzero)
+    cell_coords = {"judge": list(judges), "group": list(groups), "attribute": list(attributes)}
+    groups_out = {DIAGNOSTICS_GROUP: xr.Dataset(diag_vars, coords=cell_coords)}
+    wide = _wide_means(cells, ji, gi, (nj, ng, p))
+    if wide is not None:
+        spec = json.loads(encoded.get("spec", "{}")) if "spec" in encoded else {}
+        groups_out[SENSITIVITY_GROUP] = xr.Dataset(
+            {"weight_mean": (("judge", "group", "attribute"), wide)},
+            coords=cell_coords,
+            attrs={"prior": str(spec.get("sensitivity_prior") or ""), "method": "laplace"},
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return az.InferenceData(posterior=posterior, **{DIAGNOSTICS_GROUP: diagnostics})
+        return az.InferenceData(posterior=posterior, **groups_out)
+
+
+def _wide_means(
+    cells: dict[tuple[str, str], Any], ji: dict[str, int], gi: dict[str, int], shape: tuple
+) -> np.ndarray | None:
+    """Posterior means under the sensitivity prior, (judge, group, attribute); None if absent."""
+    out = np.full(shape, np.nan)
+    found = False
+    for (judge, group), cell in cells.items():
+        wide = getattr(cell, "wide_mean", None)
+        if wide is not None and len(wide) == shape[2]:
+            out[ji[judge], gi[group]] = wide
+            found = True
+    return out if found else None
 
 
 def save_fit(idata: Any, path: str | os.PathLike[str]) -> Path:
@@ -188,7 +222,9 @@ def load_fit(path: str | os.PathLike[str]) -> Any:
 
 
 def diagnostics_frame(idata: Any) -> pd.DataFrame:
-    """Per-fit diagnostics as a long table (one row per judge and group with a fit)."""
+    """Per-fit diagnostics as a long table: one row per (judge, group) cell that was fitted
+    or skipped (``method == "skipped"``, ``reason`` says why); cells without data are left
+    out."""
     diag = getattr(idata, DIAGNOSTICS_GROUP, None)
     if diag is None:
         return pd.DataFrame(columns=["judge", "group", *DIAGNOSTIC_FIELDS])

@@ -26,7 +26,9 @@ def build_model(
     """Return the ``pymc.Model`` for one fit.
 
     Variables: ``weight`` (dim ``attribute``), optional ``intercept``, ``sigma`` (linear
-    model), the horseshoe's ``tau``, ``lam``, ``c2``, ``z`` when that prior is used.
+    model), the horseshoe's ``tau``, ``lam``, ``c2``, ``z`` when that prior is used. A
+    logistic fit with fractional outcomes (ties as 0.5, soft labels) uses the fractional
+    Bernoulli log-likelihood as a potential, the same density the default engine uses.
     """
     import pymc as pm
 
@@ -56,8 +58,11 @@ def build_model(
         eta = pm.math.dot(x_data, weight)
         if spec.intercept:
             eta = eta + pm.Normal("intercept", 0.0, INTERCEPT_SD)
-        if spec.model == "logistic":
+        if spec.model == "logistic" and np.isin(y, (0.0, 1.0)).all():
             pm.Bernoulli("y", logit_p=eta, observed=y)
+        elif spec.model == "logistic":
+            # fractional outcomes (ties as 0.5, soft labels): y log p + (1 - y) log(1 - p)
+            pm.Potential("y", pm.math.sum(y * eta - pm.math.log1pexp(eta)))
         else:
             sigma = pm.HalfNormal("sigma", 1.0)
             pm.Normal("y", mu=eta, sigma=sigma, observed=y - 0.5)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from preference_dissect.errors import InputError
 from preference_dissect.models.features import FeatureTable
 from preference_dissect.models.spec import FitSpec
 
@@ -43,6 +44,34 @@ class FitOutcome:
     notes: list[str]
     seconds: float
     resumed: int
+
+
+def skipped_summary(cells: dict[tuple[str, str], Any]) -> str:
+    """One line on the cells that were not fitted, with their sizes."""
+    skipped = [(j, g, c) for (j, g), c in cells.items() if c.method == "skipped"]
+    if not skipped:
+        return ""
+    listed = ", ".join(f"{j} / {g} ({c.n})" for j, g, c in skipped[:12])
+    more = f" and {len(skipped) - 12} more" if len(skipped) > 12 else ""
+    return (
+        f"{len(skipped)} cell(s) not fitted (too few pairs; reasons in the fit's diagnostics): "
+        f"{listed}{more}"
+    )
+
+
+def dropped_summary(cells: dict[tuple[str, str], Any]) -> str:
+    """One line on the attributes left out of cells because they are constant there."""
+    counts: dict[str, int] = {}
+    for cell in cells.values():
+        for name in cell.dropped:
+            counts[name] = counts.get(name, 0) + 1
+    if not counts:
+        return ""
+    listed = ", ".join(f"{a} ({n})" for a, n in sorted(counts.items(), key=lambda x: -x[1]))
+    return (
+        "attributes constant in a cell carry no information there and were left out of it "
+        f"(weight NaN; cells per attribute): {listed}"
+    )
 
 
 def fit_features(
@@ -83,6 +112,13 @@ def fit_features(
     from preference_dissect.models.fit import fit_table
     from preference_dissect.models.idata import build_idata, save_fit
 
+    sizes = table.frame.groupby(["judge", "group"], sort=False).size()
+    if not (sizes >= spec.min_group_size).any():
+        raise InputError(
+            f"no (judge, group) cell has at least {spec.min_group_size} rows (largest: "
+            f"{int(sizes.max())}); lower min_group_size (--min-group-size)",
+            field="min_group_size",
+        )
     start = time.perf_counter()
     console = console or Console(stderr=True)
     checkpoint = Checkpoint(
@@ -93,11 +129,12 @@ def fit_features(
     done = checkpoint.load()
     if done:
         console.print(f"resuming: {len(done)} fit(s) saved by an earlier run", highlight=False)
-    n_cells = len(table.frame.groupby(["judge", "group"], sort=False))
+    n_cells = len(sizes)
     notes: list[str] = []
     if table.dropped_rows:
         notes.append(f"dropped {table.dropped_rows} rows with missing values")
     notes += [f"{j} / {g}: {note}" for (j, g), cell in done.items() for note in cell.notes]
+    notes += [f"{j} / {g}: not fitted: {c.reason}" for (j, g), c in done.items() if c.reason]
     with Progress(
         TextColumn("fit"),
         BarColumn(),
@@ -110,6 +147,8 @@ def fit_features(
         task = progress.add_task("", total=n_cells, completed=len(done))
 
         def on_fit(judge: str, group: str, cell: Any) -> None:
+            if cell.reason:
+                notes.append(f"{judge} / {group}: not fitted: {cell.reason}")
             for note in cell.notes:
                 msg = f"{judge} / {group}: {note}"
                 notes.append(msg)
@@ -135,6 +174,9 @@ def fit_features(
     )
     path = save_fit(idata, out)
     checkpoint.remove()
+    for line in (skipped_summary(cells), dropped_summary(cells)):
+        if line:
+            console.print(f"note: {line}", highlight=False)
     methods: dict[str, int] = {}
     for cell in cells.values():
         methods[cell.method] = methods.get(cell.method, 0) + 1

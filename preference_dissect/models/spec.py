@@ -89,6 +89,12 @@ class FitSpec:
         Diagnostic thresholds.
     target_accept : float
         NUTS target acceptance rate.
+    min_group_size : int
+        (judge, group) cells with fewer rows are not fitted (kept as skipped cells with the
+        reason): a regression with dozens of weights on a handful of pairs says nothing.
+    sensitivity_prior : Prior or None
+        A wide prior each cell is also fitted under (Laplace approximation, cheap) to show
+        how much the prior, not the data, sets a weight; ``None`` skips the check.
     """
 
     model: str = "logistic"
@@ -104,6 +110,8 @@ class FitSpec:
     ess_min: float = 400.0
     rhat_max: float = 1.01
     target_accept: float = 0.9
+    min_group_size: int = 30
+    sensitivity_prior: Prior | None = field(default_factory=lambda: Prior("normal", 1.0))
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -121,6 +129,8 @@ class FitSpec:
             raise InputError("tune must not be negative", field="tune")
         if self.folds < 2:
             raise InputError("folds must be at least 2", field="folds")
+        if self.min_group_size < 1:
+            raise InputError("min_group_size must be at least 1", field="min_group_size")
 
     @property
     def uses_importance_sampling(self) -> bool:
@@ -131,6 +141,8 @@ class FitSpec:
         """Return a JSON-ready dict (the prior as its text form)."""
         d = asdict(self)
         d["prior"] = self.prior.describe()
+        sens = self.sensitivity_prior
+        d["sensitivity_prior"] = sens.describe() if sens is not None else None
         return d
 
     def to_json(self) -> str:

@@ -105,6 +105,7 @@ class FeatureFile:
     path: Path
     columns: list[str]
     keys: pd.DataFrame
+    report: dict[str, Any]
 
     @property
     def attributes(self) -> list[str]:
@@ -126,9 +127,21 @@ class FeatureFile:
 def _read_features(path: Path) -> FeatureFile:
     import pyarrow.parquet as pq
 
-    columns = list(pq.read_schema(path).names)
+    schema = pq.read_schema(path)
+    columns = list(schema.names)
     keys = pd.read_parquet(path, columns=[c for c in FEATURE_KEYS if c in columns])
-    return FeatureFile(path=path, columns=columns, keys=keys)
+    return FeatureFile(path=path, columns=columns, keys=keys, report=_stored_report(schema))
+
+
+def _stored_report(schema: Any) -> dict[str, Any]:
+    """The comparison report ``prefdissect features`` stores with the table (pandas attrs in
+    the parquet metadata), or ``{}``."""
+    raw = (schema.metadata or {}).get(b"PANDAS_ATTRS")
+    try:
+        report = json.loads(raw).get("report") if raw else None
+    except (ValueError, AttributeError):
+        report = None
+    return report if isinstance(report, dict) else {}
 
 
 def _read_table(path: Path) -> pd.DataFrame:

@@ -111,6 +111,7 @@ def build_context(
     step("error sensitivity and similarity")
     errors = sections.error_sensitivity_section(run.fit)
     similarity = sections.similarity_section(run.fit, scores)
+    prior = sections.prior_section(run.fit)
     step("convergence diagnostics")
     convergence = sections.convergence_section(run.fit)
     step("analysis and audit files")
@@ -137,6 +138,7 @@ def build_context(
         "weights": weights,
         "errors": errors,
         "similarity": similarity,
+        "prior": prior,
         "audits": sections.folder_section(run.audits),
         "analysis": sections.folder_section(
             run.analysis, skip_images=sections.REDRAWN_ANALYSIS_PLOTS if weights else ()

@@ -30,6 +30,10 @@ TABLE_ROW_LIMIT = 60
 REDRAWN_ANALYSIS_PLOTS = ("scores_", "similarity.")
 #: Rows of the per-group score table (judges x attributes) shown in the report.
 GROUP_TABLE_LIMIT = 300
+#: A fit on fewer pairs is flagged in the convergence table.
+FEW_PAIRS = 30
+#: A weight informed by fewer pairs (where the attribute comparison is not 0) is flagged.
+FEW_INFORMATIVE = 10
 
 
 def file_to_data_uri(path: Path) -> str:
@@ -50,22 +54,45 @@ def truncate(text: Any, limit: int = TEXT_LIMIT) -> str:
 # --------------------------------------------------------------------------- data summary
 
 
+def _scenario_provenance(pairs: pd.DataFrame) -> dict[str, int]:
+    """Where the pairs' scenario groups come from: the offline keyword rules, the LLM
+    classifier, or the source itself."""
+    counts = {"rules": 0, "llm": 0, "source": 0}
+    for scenario, meta in zip(pairs["scenario"], pairs["meta"], strict=True):
+        if not isinstance(scenario, str):
+            continue
+        try:
+            method = json.loads(meta).get("scenario_method") if isinstance(meta, str) else None
+        except (ValueError, AttributeError):
+            method = None
+        counts[method if method in ("rules", "llm") else "source"] += 1
+    return counts
+
+
 def data_section(pairs: Artifact, features: Artifact) -> dict[str, Any] | None:
-    """Pairs, judges with their label split, scenarios, multi-turn share, feature rows."""
+    """Pairs, judges with their label split, scenarios (and who assigned them), multi-turn
+    share, feature rows and the pairs each comparison step kept."""
     if not pairs.ok and not features.ok:
         return None
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"judge_names": []}
     if pairs.ok:
-        summary = pairs.value.summary()
+        ds = pairs.value
+        summary = ds.summary()
         out["summary"] = summary
+        labels = ds.labels_with_gold()
+        split = {
+            str(j): {w: int((g["winner"] == w).sum()) for w in ("a", "b", "tie", "both_bad")}
+            for j, g in labels.groupby("judge", sort=False)
+        }
         out["judges"] = [
-            {"judge": j, **counts, "total": sum(counts.values())}
-            for j, counts in summary["judges"].items()
+            {"judge": j, **counts, "total": sum(counts.values())} for j, counts in split.items()
         ]
+        out["judge_names"] = list(split)
         scen = summary["scenarios"]
         out["scenarios"] = list(scen.items())[:TABLE_ROW_LIMIT]
         out["scenarios_left_out"] = max(0, len(scen) - TABLE_ROW_LIMIT)
         out["unlabelled_scenario"] = summary["pairs"] - sum(scen.values())
+        out["scenario_methods"] = _scenario_provenance(ds.pairs)
     if features.ok:
         df = features.value.keys
         if {"judge", "group", "y"} <= set(df.columns):
@@ -75,6 +102,9 @@ def data_section(pairs: Artifact, features: Artifact) -> dict[str, Any] | None:
             out["feature_rows"] = table.to_dict("records")[: TABLE_ROW_LIMIT * 4]
             out["feature_attributes"] = features.value.attributes
             out["feature_covariates"] = features.value.covariates
+            seen = [str(j) for j in dict.fromkeys(df["judge"].tolist())]
+            out["judge_names"] = list(dict.fromkeys([*out["judge_names"], *seen]))
+        out["pair_flow"] = features.value.report.get("pair_flow")
     return out
 
 
@@ -97,15 +127,17 @@ def annotation_section(annotations: Artifact, manifest: Artifact) -> dict[str, A
         if "na_reason" in df.columns
         else pd.Series([None] * len(df), index=df.index, dtype="object")
     )
+    from preference_dissect.compare.features import DOES_NOT_APPLY
+
     value_na = pd.to_numeric(df["value"], errors="coerce").isna()
     reason = reason.where(reason.notna() | ~value_na, "unspecified")
     work = pd.DataFrame(
         {
             "annotator": df["annotator"].astype(str),
             "attribute": df["attribute"].astype(str),
-            "na": value_na & (reason != "not_triggered"),
+            "na": value_na & ~reason.isin(DOES_NOT_APPLY),
             "parse_failed": reason == "parse_failed",
-            "not_triggered": reason == "not_triggered",
+            "not_triggered": reason.isin(DOES_NOT_APPLY),
             "reason": reason,
         }
     )
@@ -145,11 +177,12 @@ def weights_section(fit: Artifact, top_k: int = 3) -> dict[str, Any] | None:
     """
     if not fit.ok:
         return None
-    from preference_dissect.analyse.scores import top_bottom, weight_summary
+    from preference_dissect.analyse.scores import has_draws, top_bottom, weight_summary
 
     scores = weight_summary(fit.value)
     if scores.empty:
         return {"groups": [], "scores": scores, "note": "every fit in fit.nc is empty (NaN)"}
+    point_only = not has_draws(fit.value)
     attributes = list(dict.fromkeys(scores["attribute"]))
     labels = dict(zip(scores["attribute"], scores["label"], strict=True))
     ends = top_bottom(scores, top_k)
@@ -174,7 +207,14 @@ def weights_section(fit: Artifact, top_k: int = 3) -> dict[str, Any] | None:
                 "table_left_out": max(0, len(rows) - GROUP_TABLE_LIMIT),
             }
         )
-    return {"groups": groups, "scores": scores, "top_k": top_k, "attributes": attributes}
+    return {
+        "groups": groups,
+        "scores": scores,
+        "top_k": top_k,
+        "attributes": attributes,
+        "point_estimates": point_only,
+        "few": FEW_INFORMATIVE,
+    }
 
 
 def _used_groups(idata: Any) -> tuple[list[str], str]:
@@ -214,17 +254,44 @@ def similarity_section(fit: Artifact, scores: pd.DataFrame | None) -> dict[str, 
     judges = list(dict.fromkeys(scores["judge"]))
     if len(judges) < 2:
         return {"note": "only one judge was fitted; similarity needs two or more"}
+    from preference_dissect.analyse.plots import SIMILARITY_POINT_TITLE, SIMILARITY_TITLE
     from preference_dissect.analyse.similarity import judge_similarity
 
-    matrix, _ = judge_similarity(fit.value)
-    matrix = matrix.loc[judges, judges]
+    sim = judge_similarity(fit.value)
+    matrix = sim.matrix.loc[judges, judges]
     groups, used = _used_groups(fit.value)
+    title = SIMILARITY_POINT_TITLE if sim.point_estimates else SIMILARITY_TITLE
+    pairs = sim.pairs[sim.pairs["judge_a"].isin(judges) & sim.pairs["judge_b"].isin(judges)]
     return {
-        "plot": figure_data_uri(similarity_figure(matrix)),
+        "plot": figure_data_uri(similarity_figure(matrix, title)),
         "judges": judges,
         "matrix": matrix.to_numpy().tolist(),
+        "pairs": pairs.head(TABLE_ROW_LIMIT * 4).to_dict("records"),
+        "point_estimates": sim.point_estimates,
         "used": used,
         "groups": groups,
+    }
+
+
+def prior_section(fit: Artifact) -> dict[str, Any] | None:
+    """Scores that move by more than :data:`~.scores.PRIOR_SHIFT_FLAG` points under a wide
+    prior (:func:`preference_dissect.analyse.scores.prior_sensitivity`)."""
+    if not fit.ok:
+        return None
+    from preference_dissect.analyse.scores import PRIOR_SHIFT_FLAG, prior_sensitivity
+    from preference_dissect.models.idata import spec_of
+
+    table = prior_sensitivity(fit.value)
+    if table.empty:
+        return None
+    flagged = table[table["flagged"]].sort_values("shift", key=abs, ascending=False)
+    return {
+        "prior": spec_of(fit.value).get("prior", "the default prior"),
+        "wide": str(table["prior"].iloc[0]),
+        "checked": len(table),
+        "flagged": flagged.head(TABLE_ROW_LIMIT).to_dict("records"),
+        "n_flagged": len(flagged),
+        "threshold": PRIOR_SHIFT_FLAG,
     }
 
 
@@ -347,6 +414,8 @@ def _finite(rec: dict[str, Any], key: str) -> float | None:
 
 def _flags(rec: dict[str, Any], th: dict[str, float]) -> list[str]:
     flags = []
+    if (v := _finite(rec, "n")) is not None and v < FEW_PAIRS:
+        flags.append(f"only {v:.0f} pairs: too few to trust its weights")
     if (v := _finite(rec, "rhat_max")) is not None and v > th["rhat"]:
         flags.append(f"R-hat {v:.3f} > {th['rhat']:g}")
     if (v := _finite(rec, "ess_bulk_min")) is not None and v < th["ess"]:
@@ -383,6 +452,8 @@ def convergence_section(fit: Artifact) -> dict[str, Any] | None:
             "thresholds": th,
             "notes": notes,
             "attrs": facts,
+            "skipped": _skipped_cells(idata),
+            "few_pairs": FEW_PAIRS,
         }
     records = table.to_dict("records")
     for rec in records:
@@ -395,7 +466,20 @@ def convergence_section(fit: Artifact) -> dict[str, Any] | None:
         "thresholds": th,
         "notes": notes,
         "attrs": facts,
+        "skipped": _skipped_cells(idata),
+        "few_pairs": FEW_PAIRS,
     }
+
+
+def _skipped_cells(idata: Any) -> list[dict[str, Any]]:
+    """The (judge, group) cells the fit did not fit, with the reason."""
+    from preference_dissect.models.idata import diagnostics_frame
+
+    diag = diagnostics_frame(idata)
+    if diag.empty or "reason" not in diag:
+        return []
+    rows = diag[diag["method"] == "skipped"]
+    return rows[["judge", "group", "n", "reason"]].to_dict("records")
 
 
 # -------------------------------------------------------------- analysis and audits
