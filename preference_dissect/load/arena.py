@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import ast
 import gc
-import json
 from pathlib import Path
 from typing import Any
 
@@ -72,19 +71,31 @@ class TurnError(ValueError):
         self.field = field
 
 
-def parse_nested(value: Any) -> Any:
-    """Parse a nested value stored as JSON or a Python repr; pass other values through."""
+def parse_nested(rec: Records, i: int, col: str) -> Any:
+    """Parse record ``i``'s ``col``: a nested value stored as JSON or a Python repr; other
+    values pass through.
+
+    Raises
+    ------
+    ValueError
+        Text that is neither JSON nor a Python literal.
+    InputError
+        A value nested too deeply or holding a lone surrogate (see :meth:`Records.loads`).
+    """
+    value = rec.frame[col].iat[i]
     if not isinstance(value, str):
         return plain(value)
     text = value.strip()
     try:
-        return json.loads(text)
+        return rec.loads(i, col, text)
     except ValueError:
         pass
     try:
-        return ast.literal_eval(text)
+        parsed = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         raise ValueError("cannot parse (neither JSON nor a Python literal)") from None
+    rec.check_parsed(i, col, parsed, text)
+    return parsed
 
 
 def message_text(content: Any) -> str:
@@ -185,7 +196,7 @@ def _nested_column(rec: Records, col: str) -> list[Any]:
             out[i] = None
             continue
         try:
-            out[i] = parse_nested(v)
+            out[i] = parse_nested(rec, i, col)
         except ValueError as exc:
             raise rec.error(i, col, f"unparseable nested value: {exc}") from None
     return out
@@ -264,7 +275,7 @@ def _turn_list(rec: Records, col: str) -> list[list[str]]:
     for i, v in enumerate(rec.frame[col].tolist()):
         if isinstance(v, str):
             try:
-                v = json.loads(v)
+                v = rec.loads(i, col, v)
             except ValueError:
                 raise rec.error(i, col, "expected a JSON list of per-turn strings") from None
         v = plain(v)

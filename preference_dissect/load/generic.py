@@ -29,7 +29,6 @@ suffixed ``-2``...). All unmapped columns are kept in ``meta``.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -138,7 +137,7 @@ def _conversation(rec: Records, col: str) -> list[list[dict[str, Any]]]:
             continue
         if isinstance(v, str):
             try:
-                v = json.loads(v)
+                v = rec.loads(i, col, v)
             except ValueError:
                 raise rec.error(i, col, "expected a JSON list of {role, content}") from None
         if isinstance(v, np.ndarray):

@@ -289,7 +289,7 @@ def validate_pairs(
         try:
             if not isinstance(json.loads(m), dict):
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             raise InputError(
                 "must be a JSON object string", file=file, row=i + 1, field="meta"
             ) from None

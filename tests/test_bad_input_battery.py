@@ -1,0 +1,150 @@
+"""A battery of bad inputs and bad output paths through the real CLI and the real writers.
+
+Every case checks the contract of the README: exit code 2, exactly one stderr line naming the
+file, the row (as a person counts it) and the field, no traceback, and nothing left on disk;
+and that every artifact is created with the permissions the umask asks for.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+ROW = {"prompt": "q", "response_a": "a", "response_b": "b", "winner": "a"}
+MAX_DEPTH = 100  # the documented nesting limit of loaded values
+TURNS = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+SURROGATE = (
+    "holds a lone surrogate \\ud83d (half of a character such as an emoji, cut in two by "
+    "the exporter): fix or remove it in the source"
+)
+TOO_DEEP = f"is nested more than {MAX_DEPTH} levels deep (lists or objects inside each other)"
+
+
+def error_line(result, command: str = "load") -> str:
+    """Check the failure contract and return the one stderr line without its prefix."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    prefix = f"prefdissect {command}: error: "
+    assert lines[0].startswith(prefix), lines[0]
+    return lines[0][len(prefix) :]
+
+
+def load_fails(cli, tmp_path: Path, *args: str) -> str:
+    """``prefdissect load ARGS --out OUT``: the failure contract, nothing written."""
+    out_dir = tmp_path / "out"
+    result = cli("load", *args, "--out", str(out_dir / "pairs.parquet"))
+    line = error_line(result)
+    assert result.stdout == ""
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+    return line
+
+
+def nested(depth: int) -> str:
+    """JSON text of ``depth`` lists inside each other."""
+    return "[" * depth + "]" * depth
+
+
+def jsonl(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def record_text(**fields: str) -> str:
+    """One generic record as JSON text; ``fields`` values are inserted as raw JSON."""
+    body = {**{k: json.dumps(v) for k, v in ROW.items()}, **fields}
+    return "{" + ", ".join(f'"{k}": {v}' for k, v in body.items()) + "}"
+
+
+# --------------------------------------------------------------------------------------
+# 1. lone surrogate escapes
+
+
+def test_lone_surrogate_in_jsonl_names_line_and_field(cli, tmp_path):
+    f = jsonl(tmp_path / "t.jsonl", [record_text(), record_text(prompt='"hi \\ud83d"')])
+    assert load_fails(cli, tmp_path, str(f)) == f"{f}: row 2: field 'prompt': {SURROGATE}"
+
+
+def test_lone_surrogate_in_json_array_names_record_and_field(cli, tmp_path):
+    f = tmp_path / "t.json"
+    bad_record = record_text(response_a='"x \\ud83d y"')
+    f.write_text(f"[{record_text()},\n {bad_record}]")
+    assert load_fails(cli, tmp_path, str(f)) == f"{f}: row 2: field 'response_a': {SURROGATE}"
+
+
+def test_lone_surrogate_in_a_nested_unmapped_key(cli, tmp_path):
+    f = jsonl(tmp_path / "t.jsonl", [record_text(extra='{"note": ["ok", "\\ud83d"]}')])
+    assert load_fails(cli, tmp_path, str(f)) == f"{f}: row 1: field 'extra.note': {SURROGATE}"
+
+
+def test_lone_surrogate_in_a_csv_json_cell(cli, tmp_path):
+    good = json.dumps(TURNS)
+    bad_conv = good.replace('"yo"', '"yo \\ud83d"')
+    f = tmp_path / "arena.csv"
+    pd.DataFrame(
+        [["m", "n", "tie", good, good], ["m", "n", "tie", bad_conv, good]],
+        columns=["model_a", "model_b", "winner", "conversation_a", "conversation_b"],
+    ).to_csv(f, index=False)
+    assert (
+        load_fails(cli, tmp_path, str(f))
+        == f"{f}: row 3: field 'conversation_a.content': {SURROGATE}"
+    )
+
+
+def test_whole_surrogate_pair_is_an_emoji_and_loads(cli, tmp_path):
+    f = jsonl(tmp_path / "t.jsonl", [record_text(prompt='"hi \\ud83d\\ude00"')])
+    out = tmp_path / "p.parquet"
+    result = cli("load", str(f), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert pd.read_parquet(out)["prompt"].tolist() == ["hi \U0001f600"]
+
+
+# --------------------------------------------------------------------------------------
+# 2. deeply nested values
+
+
+def test_100k_nested_lists_in_jsonl(cli, tmp_path):
+    f = jsonl(tmp_path / "t.jsonl", [record_text(), record_text(x=nested(100_000))])
+    assert load_fails(cli, tmp_path, str(f)) == f"{f}: row 2: field 'x': {TOO_DEEP}"
+
+
+def test_100k_nested_lists_on_the_first_jsonl_line(cli, tmp_path):
+    # the first line is also read to sniff the format
+    f = jsonl(tmp_path / "t.jsonl", [record_text(x=nested(100_000)), record_text()])
+    assert load_fails(cli, tmp_path, str(f)) == f"{f}: row 1: field 'x': {TOO_DEEP}"
+
+
+def test_100k_nested_lists_in_json_array(cli, tmp_path):
+    f = tmp_path / "t.json"
+    f.write_text(f"[{record_text()},\n{record_text(x=nested(100_000))}]")
+    assert load_fails(cli, tmp_path, str(f)) == f"{f}: row 2: field 'x': {TOO_DEEP}"
+
+
+def test_deep_value_that_json_parses_is_still_refused(cli, tmp_path):
+    # 500 levels parse, but broke later (RecursionError while collecting meta)
+    f = tmp_path / "t.json"
+    f.write_text(
+        json.dumps([ROW, {**ROW, "prompt": "q2", "extra": {"x": json.loads(nested(500))}}])
+    )
+    assert load_fails(cli, tmp_path, str(f)) == f"{f}: row 2: field 'extra.x': {TOO_DEEP}"
+
+
+def test_depth_limit_boundary(cli, tmp_path):
+    ok = jsonl(tmp_path / "ok.jsonl", [record_text(x=nested(MAX_DEPTH))])
+    result = cli("load", str(ok), "--out", str(tmp_path / "ok.parquet"))
+    assert result.returncode == 0, result.stderr
+    f = jsonl(tmp_path / "t.jsonl", [record_text(x=nested(MAX_DEPTH + 1))])
+    assert load_fails(cli, tmp_path, str(f)) == f"{f}: row 1: field 'x': {TOO_DEEP}"
+
+
+def test_deep_json_in_a_csv_cell(cli, tmp_path):
+    good = json.dumps(TURNS)
+    f = tmp_path / "arena.csv"
+    pd.DataFrame(
+        [["m", "n", "tie", good, good], ["m", "n", "tie", good, nested(100_000)]],
+        columns=["model_a", "model_b", "winner", "conversation_a", "conversation_b"],
+    ).to_csv(f, index=False)
+    assert load_fails(cli, tmp_path, str(f)) == f"{f}: row 3: field 'conversation_b': {TOO_DEEP}"
