@@ -57,6 +57,49 @@ def write_json(obj: Any, target: str | os.PathLike[str]) -> Path:
     return write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", target)
 
 
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What reading a damaged table file raises: I/O and Arrow errors, and the KeyError /
+    TypeError of pandas metadata that is garbled."""
+    import pyarrow as pa
+
+    return (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError, pa.ArrowException)
+
+
+def read_parquet(
+    path: str | os.PathLike[str], *, what: str = "not a readable parquet file"
+) -> pd.DataFrame:
+    """Read a parquet file, turning any failure of a damaged file into :class:`InputError`.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    what : str
+        The start of the message; the reader's own explanation follows in parentheses.
+    """
+    try:
+        frame = pd.read_parquet(path)
+    except _read_errors() as exc:
+        raise InputError(f"{what} ({exc})", file=path) from None
+    _check_arrow_columns(frame, path, what)
+    return frame
+
+
+def _check_arrow_columns(frame: pd.DataFrame, path: str | os.PathLike[str], what: str) -> None:
+    """Fully validate Arrow-backed columns (a damaged file can hold text that is not UTF-8,
+    which pyarrow reads without complaint and fails on later, far from the file)."""
+    import pyarrow as pa
+
+    for col in frame.columns:
+        arrow = getattr(frame[col].array, "_pa_array", None)
+        if arrow is None:
+            continue
+        try:
+            arrow.validate(full=True)
+        except pa.ArrowException as exc:
+            raise InputError(f"{what} ({exc})", file=path, field=str(col)) from None
+
+
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a parquet or CSV table, turning read failures into :class:`InputError`."""
     path = Path(path)
@@ -68,5 +111,5 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         if path.suffix.lower() == ".csv":
             return pd.read_csv(path)
         return pd.read_parquet(path)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+    except _read_errors() as exc:
         raise InputError(f"cannot read table ({type(exc).__name__}: {exc})", file=path) from None

@@ -8,9 +8,15 @@ and that every artifact is created with the permissions the umask asks for.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from conftest import run_cli
+
+from preference_dissect.load.schema import labels_path_for
 
 ROW = {"prompt": "q", "response_a": "a", "response_b": "b", "winner": "a"}
 MAX_DEPTH = 100  # the documented nesting limit of loaded values
@@ -148,3 +154,70 @@ def test_deep_json_in_a_csv_cell(cli, tmp_path):
         columns=["model_a", "model_b", "winner", "conversation_a", "conversation_b"],
     ).to_csv(f, index=False)
     assert load_fails(cli, tmp_path, str(f)) == f"{f}: row 3: field 'conversation_b': {TOO_DEEP}"
+
+
+# --------------------------------------------------------------------------------------
+# 3. corrupt labels sidecar
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """Pairs (+ labels sidecar), annotations and features of 40 hh-rlhf pairs."""
+    d = tmp_path_factory.mktemp("small_run")
+    pairs, ann, feats = d / "pairs.parquet", d / "ann.parquet", d / "features.parquet"
+    for args in (
+        ["load", "bundled:hh-rlhf", "--limit", "40", "--out", pairs],
+        ["annotate", pairs, "--out", ann, "--no-progress"],
+        ["features", ann, "--pairs", pairs, "--out", feats],
+    ):
+        res = run_cli(*map(str, args))
+        assert res.returncode == 0, res.stderr
+    return pairs, ann, feats
+
+
+@pytest.fixture
+def dataset_with_bad_sidecar(tmp_path, small_run):
+    """A copy of the small run's pairs.parquet and annotations, with its labels sidecar."""
+    d = tmp_path / "d"
+    d.mkdir()
+    pairs, ann = d / "pairs.parquet", d / "ann.parquet"
+    for src, dst in ((small_run[0], pairs), (small_run[1], ann)):
+        shutil.copyfile(src, dst)
+    shutil.copyfile(labels_path_for(small_run[0]), labels_path_for(pairs))
+    return pairs, ann, labels_path_for(pairs)
+
+
+STAGES = {
+    "load": lambda p, a, o: ["load", p, "--out", o / "x.parquet"],
+    "annotate": lambda p, a, o: ["annotate", p, "--out", o / "x.parquet", "--no-progress"],
+    "classify": lambda p, a, o: ["classify", p, "--out", o / "x.parquet", "--no-progress"],
+    "features": lambda p, a, o: ["features", a, "--pairs", p, "--out", o / "x.parquet"],
+    "judge": lambda p, a, o: [
+        "judge",
+        p,
+        "--model",
+        "m",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--no-progress",
+        "--out",
+        o / "x.parquet",
+    ],
+    "audit": lambda p, a, o: ["audit", p, "--out", o],
+    "export": lambda p, a, o: ["export", p, "--out", o / "x.jsonl"],
+}
+
+
+@pytest.mark.parametrize("damage", ["random", "truncated"])
+@pytest.mark.parametrize("command", list(STAGES))
+def test_corrupt_labels_sidecar_is_one_line_in_every_stage(
+    cli, tmp_path, dataset_with_bad_sidecar, command, damage
+):
+    pairs, ann, sidecar = dataset_with_bad_sidecar
+    data = sidecar.read_bytes()
+    sidecar.write_bytes(os.urandom(600) if damage == "random" else data[: len(data) // 2])
+    out = tmp_path / "out"
+    line = error_line(cli(*map(str, STAGES[command](pairs, ann, out))), command)
+    prefix = f"{sidecar}: labels sidecar of pairs.parquet is not a readable parquet file ("
+    assert line.startswith(prefix) and line.endswith(")"), line
+    assert not out.exists() or not any(out.iterdir())

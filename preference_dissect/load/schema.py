@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from preference_dissect.errors import InputError
-from preference_dissect.io import atomic_path
+from preference_dissect.io import atomic_path, read_parquet
 
 WINNERS = ("a", "b", "tie", "both_bad")
 GOLD_VALUES = ("a", "b")
@@ -367,12 +367,10 @@ def read_dataset(path: str | os.PathLike[str]) -> PairDataset:
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", file=path)
-    try:
-        pairs = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"not a readable parquet file ({exc})", file=path) from None
+    pairs = read_parquet(path)
     lp = labels_path_for(path)
-    labels = pd.read_parquet(lp) if lp.exists() else empty_labels()
+    what = f"labels sidecar of {path.name} is not a readable parquet file"
+    labels = read_parquet(lp, what=what) if lp.exists() else empty_labels()
     for col in REQUIRED_PAIR_COLUMNS:
         if col not in pairs.columns:
             raise InputError("required column is missing", file=path, field=col)
