@@ -13,6 +13,8 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import run_cli
 
@@ -221,3 +223,56 @@ def test_corrupt_labels_sidecar_is_one_line_in_every_stage(
     prefix = f"{sidecar}: labels sidecar of pairs.parquet is not a readable parquet file ("
     assert line.startswith(prefix) and line.endswith(")"), line
     assert not out.exists() or not any(out.iterdir())
+
+
+# --------------------------------------------------------------------------------------
+# 4. Arena parquet with a wrongly typed conversation column
+
+
+def _arena_parquet(path: Path, conversation_a: pa.Array) -> Path:
+    n = len(conversation_a)
+    table = pa.table(
+        {
+            "model_a": ["m"] * n,
+            "model_b": ["n"] * n,
+            "winner": ["tie"] * n,
+            "conversation_a": conversation_a,
+            "conversation_b": [TURNS] * n,
+        }
+    )
+    pq.write_table(table, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("column", "row", "message"),
+    [
+        (
+            pa.array([json.dumps(TURNS), "hello"]),
+            2,
+            "unparseable nested value: cannot parse (neither JSON nor a Python literal)",
+        ),
+        (pa.array([3, 4]), 1, "expected a non-empty list of messages {role, content}"),
+        (
+            pa.array([[{"role": "user", "content": 1}, {"role": "assistant", "content": 2}]]),
+            1,
+            "bad message content 1",
+        ),
+        (
+            pa.array([[{"who": "user", "text": "hi"}]]),
+            1,
+            "bad message {'who': 'user', 'text': 'hi'} (needs role user/assistant/system)",
+        ),
+    ],
+    ids=["string", "int", "int-content", "no-role"],
+)
+def test_arena_parquet_wrongly_typed_conversation(cli, tmp_path, column, row, message):
+    f = _arena_parquet(tmp_path / "arena.parquet", column)
+    assert load_fails(cli, tmp_path, str(f)) == f"{f}: row {row}: field 'conversation_a': {message}"
+
+
+def test_arena_parquet_conversations_stored_as_json_text_load(cli, tmp_path):
+    f = _arena_parquet(tmp_path / "arena.parquet", pa.array([json.dumps(TURNS)]))
+    result = cli("load", str(f), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["pairs"] == 1
