@@ -276,3 +276,44 @@ def test_arena_parquet_conversations_stored_as_json_text_load(cli, tmp_path):
     result = cli("load", str(f), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["pairs"] == 1
+
+
+# --------------------------------------------------------------------------------------
+# 5. conflicting --map entries
+
+
+def _generic_csv(tmp_path: Path) -> Path:
+    f = tmp_path / "t.csv"
+    pd.DataFrame([["q", "x", "y", "w"]], columns=["q", "a1", "b1", "a2"]).to_csv(f, index=False)
+    return f
+
+
+@pytest.mark.parametrize(
+    "maps",
+    [
+        ["prompt=q,response_a=a1,response_b=b1,prompt=a2"],
+        ["prompt=q,response_a=a1,response_b=b1", "prompt=a2"],
+    ],
+    ids=["one-flag", "two-flags"],
+)
+def test_map_key_given_twice_is_refused(cli, tmp_path, maps):
+    args = [a for m in maps for a in ("--map", m)]
+    line = load_fails(cli, tmp_path, str(_generic_csv(tmp_path)), *args)
+    assert line == "field '--map': key 'prompt' is mapped twice (to 'q' and to 'a2'): map it once"
+
+
+def test_map_key_repeated_with_the_same_column_is_accepted(cli, tmp_path):
+    f = _generic_csv(tmp_path)
+    result = cli("load", str(f), "--map", "prompt=q,response_a=a1,response_b=b1,prompt=q", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["pairs"] == 1
+
+
+def test_winner_value_given_twice_is_refused(cli, tmp_path):
+    f = tmp_path / "t.csv"
+    pd.DataFrame([["q", "x", "y", "0"]], columns=["q", "a1", "b1", "w"]).to_csv(f, index=False)
+    mapping = "prompt=q,response_a=a1,response_b=b1,winner=w"
+    line = load_fails(cli, tmp_path, str(f), "--map", mapping, "--winner-values", "0=a,0=b")
+    assert line == (
+        "field '--winner-values': value '0' is given twice (as 'a' and as 'b'): give it once"
+    )
