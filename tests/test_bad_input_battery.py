@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import run_cli
 
-from preference_dissect.load.schema import labels_path_for
+from preference_dissect.errors import InputError
+from preference_dissect.load.schema import PairDataset, labels_path_for, write_dataset
 
 ROW = {"prompt": "q", "response_a": "a", "response_b": "b", "winner": "a"}
 MAX_DEPTH = 100  # the documented nesting limit of loaded values
@@ -317,3 +318,156 @@ def test_winner_value_given_twice_is_refused(cli, tmp_path):
     assert line == (
         "field '--winner-values': value '0' is given twice (as 'a' and as 'b'): give it once"
     )
+
+
+# --------------------------------------------------------------------------------------
+# 6. output paths: validated before any work, replaced together or not at all
+
+
+FILE_OUTPUTS = {
+    "load": lambda p, a, f: ["load", p],
+    "annotate": lambda p, a, f: ["annotate", p, "--no-progress"],
+    "classify": lambda p, a, f: ["classify", p, "--no-progress"],
+    "features": lambda p, a, f: ["features", a, "--pairs", p],
+    "fit": lambda p, a, f: ["fit", f],
+    "judge": lambda p, a, f: [
+        "judge",
+        p,
+        "--model",
+        "m",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--no-progress",
+    ],
+    "export": lambda p, a, f: ["export", p],
+}
+
+
+def _listing(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("command", list(FILE_OUTPUTS))
+def test_out_naming_an_existing_folder(cli, tmp_path, small_run, command):
+    out = tmp_path / ("out.jsonl" if command == "export" else "out.parquet")
+    out.mkdir()
+    before = _listing(tmp_path)
+    result = cli(*map(str, FILE_OUTPUTS[command](*small_run)), "--out", str(out))
+    assert error_line(result, command) == f"{out}: --out is a folder, not a file"
+    assert _listing(tmp_path) == before  # no sidecar, no OUT.partial/, no temporary file
+
+
+@pytest.mark.parametrize(
+    ("command", "suffix", "what"),
+    [
+        ("load", ".labels.parquet", "the labels sidecar of --out"),
+        ("classify", ".labels.parquet", "the labels sidecar of --out"),
+        ("judge", ".calls.parquet", "the per-call details file of --out"),
+    ],
+)
+def test_companion_file_naming_a_folder(cli, tmp_path, small_run, command, suffix, what):
+    out = tmp_path / "o" / "x.parquet"
+    companion = out.with_name(f"x{suffix}")
+    companion.mkdir(parents=True)
+    before = _listing(tmp_path)
+    result = cli(*map(str, FILE_OUTPUTS[command](*small_run)), "--out", str(out))
+    assert error_line(result, command) == f"{companion}: {what} is a folder, not a file"
+    assert _listing(tmp_path) == before
+
+
+def test_fit_checks_its_checkpoint_folder_first(cli, tmp_path, small_run):
+    out = tmp_path / "fit.nc"
+    Path(f"{out}.partial").write_text("not a folder")
+    result = cli("fit", str(small_run[2]), "--out", str(out))
+    assert error_line(result, "fit") == (
+        f"{out}.partial: the checkpoint folder of --out is a file, not a folder"
+    )
+    assert not out.exists()
+
+
+def test_out_below_a_file(cli, tmp_path, small_run):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("x")
+    out = blocker / "sub" / "pairs.parquet"
+    line = error_line(cli("load", str(small_run[0]), "--out", str(out)))
+    assert line == f"{out}: cannot create its folder: {blocker} is a file"
+
+
+def test_report_out_folder_holding_a_report_folder(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (tmp_path / "o" / "report.html").mkdir(parents=True)
+    result = cli("report", str(run_dir), "--out", str(tmp_path / "o"))
+    target = tmp_path / "o" / "report.html"
+    assert error_line(result, "report") == f"{target}: the report is a folder, not a file"
+
+
+@pytest.mark.parametrize("command", ["analyze", "audit", "reproduce", "run"])
+def test_folder_out_naming_a_file(cli, tmp_path, small_run, command):
+    out = tmp_path / "taken"
+    out.write_text("x")
+    inputs = {"analyze": [tmp_path / "fit.nc"], "audit": [small_run[0]], "reproduce": ["gair"]}
+    result = cli(command, *map(str, inputs.get(command, [])), "--out", str(out))
+    assert error_line(result, command) == f"{out}: --out is a file, not a folder"
+    assert out.read_text() == "x"
+
+
+def _dataset(text: str) -> PairDataset:
+    pairs = pd.DataFrame(
+        {"prompt": ["q"], "response_a": [text], "response_b": ["b"], "source": ["t"]}
+    )
+    pairs.insert(0, "pair_id", ["p1"])
+    labels = pd.DataFrame({"pair_id": ["p1"], "judge": ["human"], "winner": ["a"]})
+    return PairDataset(pairs, labels)
+
+
+def test_write_dataset_with_a_folder_sidecar_changes_nothing(tmp_path):
+    target = tmp_path / "pairs.parquet"
+    target.write_bytes(b"old pairs")
+    (tmp_path / "pairs.labels.parquet").mkdir()
+    with pytest.raises(InputError) as err:
+        write_dataset(_dataset("new"), target)
+    assert err.value.one_line() == (
+        f"{tmp_path / 'pairs.labels.parquet'}: the labels sidecar is a folder, not a file"
+    )
+    assert target.read_bytes() == b"old pairs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs.labels.parquet", "pairs.parquet"]
+
+
+@pytest.mark.parametrize("had_sidecar", [True, False])
+def test_write_dataset_second_rename_failing_restores_the_first(tmp_path, monkeypatch, had_sidecar):
+    target = tmp_path / "pairs.parquet"
+    sidecar = labels_path_for(target)
+    write_dataset(_dataset("old"), target)
+    old_pairs = target.read_bytes()
+    if had_sidecar:
+        old_labels = sidecar.read_bytes()
+    else:
+        sidecar.unlink()
+    real_replace = os.replace
+
+    def failing_replace(src, dst):  # the operating system refuses the second rename
+        if Path(dst) == sidecar:
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(InputError) as err:
+        write_dataset(_dataset("new"), target)
+    monkeypatch.undo()
+    assert err.value.one_line() == f"{sidecar}: cannot write (No space left on device)"
+    assert target.read_bytes() == old_pairs
+    if had_sidecar:
+        assert sidecar.read_bytes() == old_labels
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == (
+        ["pairs.labels.parquet", "pairs.parquet"] if had_sidecar else ["pairs.parquet"]
+    )
+
+
+def test_write_dataset_replaces_both_files(tmp_path):
+    target = tmp_path / "pairs.parquet"
+    write_dataset(_dataset("old"), target)
+    write_dataset(_dataset("new"), target)
+    assert pd.read_parquet(target)["response_a"].tolist() == ["new"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs.labels.parquet", "pairs.parquet"]

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from preference_dissect.errors import InputError
-from preference_dissect.io import atomic_path, read_parquet
+from preference_dissect.io import atomic_paths, check_output_file, read_parquet
 
 WINNERS = ("a", "b", "tie", "both_bad")
 GOLD_VALUES = ("a", "b")
@@ -349,16 +349,37 @@ def validate_labels(
                 )
 
 
+def check_dataset_target(path: str | os.PathLike[str], *, what: str = "--out") -> None:
+    """Check, before any work, that a dataset can be written at ``path`` and its sidecar.
+
+    Raises
+    ------
+    InputError
+        Naming the pairs file or the labels sidecar that is a folder or cannot be created.
+    """
+    check_output_file(path, what=what)
+    check_output_file(labels_path_for(path), what=f"the labels sidecar of {what}")
+
+
 def write_dataset(
     ds: PairDataset, path: str | os.PathLike[str], *, allow_empty: bool = True
 ) -> Path:
-    """Validate and write ``ds`` to ``path`` (pairs) and its labels sidecar, atomically."""
+    """Validate and write ``ds`` to ``path`` (pairs) and its labels sidecar.
+
+    Both files are written to temporary files first and then replaced together: if either
+    cannot be replaced, neither is (see :func:`preference_dissect.io.atomic_paths`).
+
+    Raises
+    ------
+    InputError
+        The tables break the schema, or a target cannot be written.
+    """
     path = Path(path)
     ds.validate(file=path, allow_empty=allow_empty)
-    pairs = ds.pairs.copy()
-    with atomic_path(path) as tmp_pairs, atomic_path(labels_path_for(path)) as tmp_labels:
-        pairs.to_parquet(tmp_pairs, index=False)
-        ds.labels.to_parquet(tmp_labels, index=False)
+    targets = [path, labels_path_for(path)]
+    with atomic_paths(targets, ["the pairs file", "the labels sidecar"]) as (tmp_pairs, tmp_lab):
+        ds.pairs.to_parquet(tmp_pairs, index=False)
+        ds.labels.to_parquet(tmp_lab, index=False)
     return path
 
 
