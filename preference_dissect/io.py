@@ -4,6 +4,12 @@ Nothing is ever half-written: writers produce a temporary file beside the target
 rename it into place only when it is complete; files written together (a pair table and its
 labels sidecar) are replaced together or not at all.
 
+Permissions follow the umask like any other program's files: a temporary file is created
+with mode ``0o666`` and the kernel takes the umask off (so a umask of 022 gives 0644, 077
+gives 0600). The umask is never read with ``os.umask(0); os.umask(old)``, which changes it
+for the whole process for a moment, so that a file another thread creates in between would
+be world-writable; the mode the kernel gave the new temporary file is simply kept.
+
 Commands check their output paths with :func:`check_output_file` /
 :func:`check_output_folder` before any work starts, so a bad ``--out`` is reported at once
 rather than after a long fit.
@@ -17,7 +23,6 @@ import os
 import secrets
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,12 +90,18 @@ def _new_temp(target: Path) -> tuple[Path, int]:
     """Create an empty temporary file beside ``target``: its path and the mode it got."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            mode = stat.S_IMODE(os.fstat(fd).st_mode)
-        finally:
-            os.close(fd)
-        return Path(tmp), mode
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        while True:
+            tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+            try:
+                fd = os.open(tmp, flags, 0o666)  # the kernel applies the umask
+            except FileExistsError:
+                continue
+            try:
+                mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            finally:
+                os.close(fd)
+            return tmp, mode
     except OSError as exc:
         raise InputError(f"cannot write ({exc.strerror or exc})", file=target) from None
 
@@ -151,7 +162,7 @@ def atomic_paths(
     every temporary file, each target is replaced in turn; if one replacement fails, those
     already made are undone (the earlier file restored, or the new one removed), so the
     targets end up all new or all as they were. On any exception the temporary files are
-    removed.
+    removed. Each file gets the mode the umask allows (see the module docstring).
 
     Parameters
     ----------

@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +22,7 @@ import pytest
 from conftest import run_cli
 
 from preference_dissect.errors import InputError
+from preference_dissect.io import atomic_path, write_text
 from preference_dissect.load.schema import PairDataset, labels_path_for, write_dataset
 
 ROW = {"prompt": "q", "response_a": "a", "response_b": "b", "winner": "a"}
@@ -471,3 +475,64 @@ def test_write_dataset_replaces_both_files(tmp_path):
     write_dataset(_dataset("new"), target)
     assert pd.read_parquet(target)["response_a"].tolist() == ["new"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs.labels.parquet", "pairs.parquet"]
+
+
+# --------------------------------------------------------------------------------------
+# 7. permissions follow the umask
+
+
+def _cli_with_umask(umask: int, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "preference_dissect.cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        umask=umask,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+        timeout=600,
+    )
+
+
+def _modes(root: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(root)): stat.S_IMODE(p.stat().st_mode)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_umask_022_gives_0644_for_every_run_artifact(tmp_path):
+    run_dir = tmp_path / "run"
+    res = _cli_with_umask(0o022, "run", "--limit", "40", "--out", run_dir, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    res = _cli_with_umask(
+        0o022, "export", run_dir / "pairs.parquet", "--out", run_dir / "train.jsonl", cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    modes = _modes(run_dir)
+    suffixes = {Path(name).suffix for name in modes}
+    assert {".parquet", ".json", ".jsonl", ".html", ".nc", ".csv", ".png", ".svg"} <= suffixes
+    assert modes == dict.fromkeys(modes, 0o644)
+
+
+def test_umask_077_gives_0600(tmp_path):
+    out = tmp_path / "pairs.parquet"
+    res = _cli_with_umask(
+        0o077, "load", "bundled:hh-rlhf", "--limit", "3", "--out", out, cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    assert _modes(tmp_path) == {"pairs.parquet": 0o600, "pairs.labels.parquet": 0o600}
+
+
+@pytest.mark.parametrize(
+    ("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)], ids=["022", "027", "002"]
+)
+def test_atomic_writers_honour_the_umask_in_process(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        write_text("hi", tmp_path / "a.txt")
+        with atomic_path(tmp_path / "b.bin") as tmp, tmp.open("wb") as fh:
+            fh.write(b"x")
+    finally:
+        os.umask(old)
+    assert _modes(tmp_path) == {"a.txt": mode, "b.bin": mode}
