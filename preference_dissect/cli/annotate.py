@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from preference_dissect.cli.common import add_json_flag, emit_json
@@ -74,8 +73,9 @@ def run(args: argparse.Namespace) -> int:
     from preference_dissect.annotators.registry import get_annotator
     from preference_dissect.annotators.runner import annotate_pairs, read_pairs
     from preference_dissect.errors import InputError
-    from preference_dissect.io import write_parquet
+    from preference_dissect.io import check_output_file, write_parquet
 
+    out = check_output_file(args.out)
     annotator = get_annotator(args.annotator)
     if annotator.needs_llm and not args.model:
         raise InputError(
@@ -94,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"estimate: {len(pairs)} pairs, offline rules: 0 requests, $0", file=sys.stderr)
 
     table, summary = annotate_pairs(pairs, annotator, engine)
-    out = Path(args.out)
     write_parquet(table, out)
     summary["out"] = str(out)
     if args.json:

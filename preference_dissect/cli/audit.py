@@ -94,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the audit and print / write its results."""
     from preference_dissect.analyse.audit import audit_judges, write_audit
     from preference_dissect.compare.inputs import open_judged
+    from preference_dissect.io import check_output_folder
 
+    if args.out:
+        check_output_folder(args.out)
     dataset = open_judged(args.source, pairs=args.pairs, labels=args.labels)
     result = audit_judges(
         dataset,

@@ -41,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
     check_engine_args(args)
     from preference_dissect.annotators.runner import engine_stats, read_pairs
     from preference_dissect.annotators.scenario import classify_pairs, scenario_requests
-    from preference_dissect.load.schema import PairDataset, write_dataset
+    from preference_dissect.load.schema import PairDataset, check_dataset_target, write_dataset
 
+    check_dataset_target(args.out)
     dataset = read_pairs(args.pairs, args.limit)
     pairs = dataset.pairs
     engine = None

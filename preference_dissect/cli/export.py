@@ -51,10 +51,12 @@ def run(args: argparse.Namespace) -> int:
     """Export the pairs and report the counts."""
     from preference_dissect.compare.inputs import open_judged
     from preference_dissect.errors import InputError
+    from preference_dissect.io import check_output_file
     from preference_dissect.judges.export import export_pairs
 
     if not args.out.endswith(".jsonl"):
         raise InputError("output must end in .jsonl", file=args.out)
+    check_output_file(args.out)
     dataset = open_judged(args.source, pairs=args.pairs, labels=args.labels)
     judge = args.judge
     from_file = dataset.info.get("labels_file_judges", [])

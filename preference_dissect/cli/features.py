@@ -116,11 +116,12 @@ def run(args: argparse.Namespace) -> int:
     from preference_dissect.compare import add_labels, build_features, read_annotations
     from preference_dissect.compare.inputs import open_dataset
     from preference_dissect.errors import InputError
-    from preference_dissect.io import atomic_path, read_table
+    from preference_dissect.io import atomic_path, check_output_file, read_table
 
     out = Path(args.out)
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise InputError("output must end in .parquet or .csv", file=out)
+    check_output_file(out)
     annotations = read_annotations(args.annotations)
     dataset = open_dataset(args.pairs)
     if args.labels:

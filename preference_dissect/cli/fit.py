@@ -131,10 +131,13 @@ def run(args: argparse.Namespace) -> int:
     """Run ``prefdissect fit``."""
     import time
 
+    from preference_dissect.io import check_output_file, check_output_folder
     from preference_dissect.models.features import read_features
     from preference_dissect.models.runner import fit_features
     from preference_dissect.models.spec import FitSpec, Prior
 
+    check_output_file(args.out)
+    check_output_folder(f"{args.out}.partial", what="the checkpoint folder of --out")
     start = time.perf_counter()
     spec = FitSpec(
         model=args.model,

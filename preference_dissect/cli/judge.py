@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     """Judge the pairs and write the labels (and per-call details)."""
     _check_args(args)
     from preference_dissect.annotators.llm import LLMEngine, configs_from_args
-    from preference_dissect.io import atomic_path
+    from preference_dissect.io import atomic_paths, check_output_file
     from preference_dissect.judges.llm_judge import (
         JudgeOptions,
         judge_config_fields,
@@ -99,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     )
     from preference_dissect.load import load_source
 
+    out = check_output_file(args.out)
+    calls_out = check_output_file(calls_path_for(out), what="the per-call details file of --out")
     pairs = load_source(args.pairs, limit=args.limit).pairs
     judge_name = args.judge_name or (f"{args.model}+cot" if args.cot else args.model)
     options = JudgeOptions(
@@ -111,8 +113,6 @@ def run(args: argparse.Namespace) -> int:
     engine = LLMEngine(config, cache, progress=not args.no_progress)
     outcome = judge_pairs(pairs, engine, options)
 
-    out = Path(args.out)
-    calls_out = calls_path_for(out)
     labels = outcome.labels
     labels.attrs["judge"] = {
         "judge": judge_name,
@@ -123,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
         "winner_rule": "sum_logprob when both orders have log-probs, else mean_p (see 'rule')",
         "p_a_rule": outcome.summary["p_a_rule"],
     }
-    with atomic_path(out) as tmp_labels, atomic_path(calls_out) as tmp_calls:
+    targets = [out, calls_out]
+    with atomic_paths(targets, ["--out", "the per-call details file of --out"]) as temps:
+        tmp_labels, tmp_calls = temps
         labels.to_parquet(tmp_labels, index=False)
         outcome.calls.to_parquet(tmp_calls, index=False)
 

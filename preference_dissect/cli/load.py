@@ -99,8 +99,14 @@ def run(args: argparse.Namespace) -> int:
     """Load the source, print a summary, optionally write the dataset."""
     from preference_dissect.load import load_source
     from preference_dissect.load.generic import parse_mapping, parse_winner_values
-    from preference_dissect.load.schema import labels_path_for, write_dataset
+    from preference_dissect.load.schema import (
+        check_dataset_target,
+        labels_path_for,
+        write_dataset,
+    )
 
+    if args.out:
+        check_dataset_target(args.out)
     mapping: dict[str, Any] = dict(parse_mapping(args.mapping))
     values = parse_winner_values(args.winner_values)
     if values:

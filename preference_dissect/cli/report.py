@@ -36,16 +36,20 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the report; print its path (or a JSON object with ``--json``)."""
     import time
+    from pathlib import Path
 
     from rich.console import Console
 
     from preference_dissect.errors import InputError
-    from preference_dissect.io import write_text
+    from preference_dissect.io import check_output_file, write_text
     from preference_dissect.report import build_context, render_report
     from preference_dissect.report.render import report_target
 
     if args.examples < 0:
         raise InputError("must be 0 or more", field="--examples")
+    target = report_target(args.run_dir, args.out)
+    if args.out is not None or Path(args.run_dir).is_dir():  # else the run dir is reported
+        check_output_file(target, what="the report")
     start = time.perf_counter()
     console = Console(stderr=True)
     with console.status("report: starting") as status:
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             examples=args.examples,
             progress=lambda step: status.update(f"report: {step}"),
         )
-    path = write_text(render_report(context), report_target(args.run_dir, args.out))
+    path = write_text(render_report(context), target)
     statuses = {a["name"]: a["status"] for a in context["artifacts"]}
     seconds = time.perf_counter() - start
     if args.json:

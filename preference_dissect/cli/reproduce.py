@@ -35,7 +35,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``prefdissect reproduce``."""
     from preference_dissect.analyse.gair import DISPLAY, GPT4_TURBO, reproduce_gair
+    from preference_dissect.io import check_output_folder
 
+    check_output_folder(args.out)
     result = reproduce_gair(args.out, args.weights, top_k=args.top_k)
     if args.json:
         emit_json(result)

@@ -139,8 +139,10 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from preference_dissect.annotators.llm import CacheConfig, configs_from_args
+    from preference_dissect.io import check_output_folder
     from preference_dissect.pipeline import DEFAULT_SOURCE, RunConfig, run_pipeline
 
+    check_output_folder(args.out)
     generate, cache = configs_from_args(args) if args.model else (None, CacheConfig())
     judge = judge_config(args) if args.judge_model else None
     if judge is not None and generate is None:

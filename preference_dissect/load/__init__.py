@@ -108,7 +108,7 @@ def _first_keys(path: Path) -> set[str]:
         try:
             obj = json.loads(line)
             return set(obj) if isinstance(obj, dict) else set()
-        except ValueError:
+        except (ValueError, RecursionError):  # the reader reports the problem
             return set()
     if name.endswith((".json", ".json.gz")):
         # parse the first object of an array without reading the whole file
@@ -118,7 +118,7 @@ def _first_keys(path: Path) -> set[str]:
         try:
             obj, _ = json.JSONDecoder().raw_decode(text[start:])
             return set(obj) if isinstance(obj, dict) else set()
-        except ValueError:
+        except (ValueError, RecursionError):
             return set()
     return set()
 

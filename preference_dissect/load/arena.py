@@ -21,14 +21,16 @@ or Python reprs, like the bundled 140k sample)
 Empty final responses (failed generations) are kept and counted in ``info``.
 Parquet files of the 33k/140k schema are read column-wise with pyarrow: single-turn rows
 (about 95%) never become Python objects except for hashing, which keeps the full 140k
-file within the time and memory targets (``benchmarks/load_arena_scale.py``).
+file within the time and memory targets (``benchmarks/load_arena_scale.py``). A parquet
+file whose conversation columns have another type (JSON text, numbers, structs without
+``role`` / ``content``) is read row by row instead, which parses JSON text and names the
+first bad row and column.
 """
 
 from __future__ import annotations
 
 import ast
 import gc
-import json
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,7 @@ from preference_dissect.load.common import (
     meta_json,
     normalise_winner,
     plain,
+    read_parquet_records,
     suffix_duplicates,
     winner_column,
 )
@@ -72,19 +75,31 @@ class TurnError(ValueError):
         self.field = field
 
 
-def parse_nested(value: Any) -> Any:
-    """Parse a nested value stored as JSON or a Python repr; pass other values through."""
+def parse_nested(rec: Records, i: int, col: str) -> Any:
+    """Parse record ``i``'s ``col``: a nested value stored as JSON or a Python repr; other
+    values pass through.
+
+    Raises
+    ------
+    ValueError
+        Text that is neither JSON nor a Python literal.
+    InputError
+        A value nested too deeply or holding a lone surrogate (see :meth:`Records.loads`).
+    """
+    value = rec.frame[col].iat[i]
     if not isinstance(value, str):
         return plain(value)
     text = value.strip()
     try:
-        return json.loads(text)
+        return rec.loads(i, col, text)
     except ValueError:
         pass
     try:
-        return ast.literal_eval(text)
+        parsed = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         raise ValueError("cannot parse (neither JSON nor a Python literal)") from None
+    rec.check_parsed(i, col, parsed, text)
+    return parsed
 
 
 def message_text(content: Any) -> str:
@@ -185,7 +200,7 @@ def _nested_column(rec: Records, col: str) -> list[Any]:
             out[i] = None
             continue
         try:
-            out[i] = parse_nested(v)
+            out[i] = parse_nested(rec, i, col)
         except ValueError as exc:
             raise rec.error(i, col, f"unparseable nested value: {exc}") from None
     return out
@@ -264,7 +279,7 @@ def _turn_list(rec: Records, col: str) -> list[list[str]]:
     for i, v in enumerate(rec.frame[col].tolist()):
         if isinstance(v, str):
             try:
-                v = json.loads(v)
+                v = rec.loads(i, col, v)
             except ValueError:
                 raise rec.error(i, col, "expected a JSON list of per-turn strings") from None
         v = plain(v)
@@ -353,6 +368,41 @@ def fast_pair_ids(prompt: Any, response_a: Any, response_b: Any) -> list[str]:
     ]
 
 
+def _is_text(dtype: Any) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
+
+
+def _struct_fields(dtype: Any, *names: str) -> list[Any] | None:
+    """The types of fields ``names`` of a struct type; None if it is not one that has them."""
+    import pyarrow as pa
+
+    if not pa.types.is_struct(dtype):
+        return None
+    have = {dtype.field(i).name: dtype.field(i).type for i in range(dtype.num_fields)}
+    return [have[n] for n in names] if all(n in have for n in names) else None
+
+
+def _is_message_list(dtype: Any) -> bool:
+    """True for the Arena conversation type the column-wise path reads:
+    ``list<struct<role: string, content: string | list<struct<type, text: string>>>>``."""
+    import pyarrow as pa
+
+    if not (pa.types.is_list(dtype) or pa.types.is_large_list(dtype)):
+        return False
+    fields = _struct_fields(dtype.value_type, "role", "content")
+    if fields is None or not _is_text(fields[0]):
+        return False
+    content = fields[1]
+    if _is_text(content):
+        return True
+    if not (pa.types.is_list(content) or pa.types.is_large_list(content)):
+        return False
+    parts = _struct_fields(content.value_type, "type", "text")
+    return parts is not None and all(_is_text(t) for t in parts)
+
+
 def _message_columns(conv: Any) -> tuple[np.ndarray, np.ndarray, Any, Any]:
     """Return (starts, lengths, roles, texts) for a list<struct<role, content>> array."""
     import pyarrow as pa
@@ -428,6 +478,10 @@ def load_arena_parquet(
         if col not in names:
             raise InputError("required column is missing", file=file, row=1, field=col)
     columns = [c for c in names if c != "full_conversation"]
+    types = [pf.schema_arrow.field(c).type for c in ("conversation_a", "conversation_b")]
+    if not all(_is_message_list(t) for t in types):
+        # JSON text, numbers, other structs: the per-row reader parses or names the bad row
+        return load_arena(read_parquet_records(path, limit, columns))
     total = pf.metadata.num_rows if limit is None else min(limit, pf.metadata.num_rows)
     if total == 0:
         raise InputError("file has no records", file=file)

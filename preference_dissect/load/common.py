@@ -6,6 +6,13 @@ Row numbers in errors are 1-based and count what a person sees in the file:
 * JSON array: the record (array element) number; JSON syntax errors give the line number;
 * CSV: the spreadsheet row, header = row 1, first record = row 2;
 * parquet / Hugging Face tables: the record number.
+
+Values parsed from JSON (JSON / JSONL records, and JSON text inside CSV cells) are refused,
+with the place named, when they hold a lone UTF-16 surrogate escape (``"\\ud83d"`` without
+its partner: half of an emoji cut by an exporter) or are nested more than
+:data:`MAX_DEPTH` levels deep. A lone surrogate is an error rather than being replaced
+with U+FFFD: replacing it would silently change the texts (and so the content-hash pair
+ids) a researcher analyses, while the error names the record and field to fix.
 """
 
 from __future__ import annotations
@@ -38,7 +45,16 @@ from preference_dissect.load.schema import (
 #: Progress callback: ``progress(done, total, what)``.
 Progress = Callable[[int, int, str], None]
 
-_SURROGATE = re.compile("[\udc80-\udcff]")
+_SURROGATE = re.compile("[\udc80-\udcff]")  # undecodable bytes (surrogateescape)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # any surrogate left in parsed text
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")  # in raw JSON text
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?|[\[\]{},]')
+
+#: Deepest nesting of lists / objects accepted in one field of a record (real preference
+#: data nests 3-5 levels; far deeper values overflow the recursion of JSON parsing and of
+#: the code that stores them).
+MAX_DEPTH = 100
+TOO_DEEP = f"is nested more than {MAX_DEPTH} levels deep (lists or objects inside each other)"
 _BAD_BYTE = "\U000f0000"  # private-use stand-in for undecodable bytes while parsing CSV
 
 #: Spellings of winner values understood everywhere (compared lower-cased and stripped).
@@ -115,6 +131,18 @@ class Records:
     def error(self, i: int, field: str | None, message: str) -> InputError:
         """Return an :class:`InputError` located at record ``i`` (0-based)."""
         return InputError(message, file=self.file, row=self.row(i), field=field)
+
+    def loads(self, i: int, field: str, text: str) -> Any:
+        """``json.loads`` of the text in record ``i``'s ``field`` (see :func:`loads_checked`).
+
+        Text that is not JSON raises :class:`ValueError`; a value nested too deeply or
+        holding a lone surrogate raises :class:`InputError` at that row and field.
+        """
+        return loads_checked(text, file=self.file, row=self.row(i), field=field, depth=1)
+
+    def check_parsed(self, i: int, field: str, value: Any, text: str) -> None:
+        """:func:`check_parsed` for a value parsed from record ``i``'s ``field`` text."""
+        check_parsed(value, text, file=self.file, row=self.row(i), field=field, depth=1)
 
     def head(self, limit: int | None) -> Records:
         """Return the first ``limit`` records (all when ``limit`` is None)."""
@@ -298,23 +326,174 @@ def _decode(data: bytes, file: str) -> str:
         return data.decode("utf-8-sig", errors="surrogateescape")
 
 
-def _surrogate_path(obj: Any, path: str = "") -> str | None:
-    """Return the key path of the first string with undecodable bytes in ``obj``."""
-    if isinstance(obj, str):
-        return path or None if _SURROGATE.search(obj) else None
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if isinstance(k, str) and _SURROGATE.search(k):
-                return str(k)
-            hit = _surrogate_path(v, k if not path else f"{path}.{k}")
-            if hit is not None:
-                return hit
-    if isinstance(obj, list):
-        for v in obj:
-            hit = _surrogate_path(v, path)
-            if hit is not None:
-                return hit
+def _join(field: str | None, key: str) -> str:
+    return key if field is None else f"{field}.{key}"
+
+
+def _first_problem(
+    value: Any, pattern: re.Pattern[str] | None, depth: int | None = 0
+) -> tuple[str | None, str | None] | None:
+    """Find the first string matching ``pattern`` or container nested too deeply in ``value``.
+
+    Walks iteratively (a value too deep for Python's recursion is walked too).
+
+    Parameters
+    ----------
+    value : object
+        A parsed JSON value (dicts, lists, scalars).
+    pattern : re.Pattern or None
+        Characters to look for in strings and keys; None checks the nesting only.
+    depth : int or None
+        Nesting level of ``value`` itself (a record is 0, one of its fields 1); None does
+        not check the nesting.
+
+    Returns
+    -------
+    tuple or None
+        ``(key path, matched character)`` for a string, ``(key path, None)`` for a container
+        deeper than :data:`MAX_DEPTH`; the path joins dict keys with dots (None at the top).
+    """
+    stack: list[tuple[Any, str | None, int]] = [(value, None, depth or 0)]
+    while stack:
+        v, path, level = stack.pop()
+        if isinstance(v, str):
+            hit = pattern.search(v) if pattern is not None else None
+            if hit:
+                return path, hit.group()
+            continue
+        if not isinstance(v, dict | list):
+            continue
+        if level > MAX_DEPTH and depth is not None:
+            return path, None
+        if isinstance(v, list):
+            stack.extend((x, path, level + 1) for x in reversed(v))
+            continue
+        for k in v:
+            key_hit = pattern.search(k) if pattern is not None and isinstance(k, str) else None
+            if key_hit:
+                return _join(path, str(k)), key_hit.group()
+        stack.extend((x, _join(path, str(k)), level + 1) for k, x in reversed(v.items()))
     return None
+
+
+def _surrogate_path(obj: Any) -> str | None:
+    """Return the key path of the first string with undecodable bytes in ``obj``."""
+    hit = _first_problem(obj, _SURROGATE, depth=None)
+    return hit[0] if hit else None
+
+
+def lone_surrogate_error(file: str, row: int | None, field: str | None, char: str) -> InputError:
+    """The error for a lone UTF-16 surrogate ``char`` at ``file``/``row``/``field``."""
+    return InputError(
+        f"holds a lone surrogate \\u{ord(char):04x} (half of a character such as an emoji, "
+        "cut in two by the exporter): fix or remove it in the source",
+        file=file,
+        row=row,
+        field=field,
+    )
+
+
+def check_parsed(
+    value: Any,
+    text: str,
+    *,
+    file: str,
+    row: int | None,
+    field: str | None = None,
+    depth: int = 0,
+) -> None:
+    """Refuse a value parsed from JSON ``text`` that holds a lone surrogate or nests too deep.
+
+    ``text`` only decides cheaply whether ``value`` must be walked (a surrogate needs a
+    ``\\udXXX`` escape in the text, deep nesting needs many brackets).
+
+    Raises
+    ------
+    InputError
+        Naming ``file``, ``row`` and ``field`` joined with the key path inside ``value``.
+    """
+    strings = _SURROGATE_ESCAPE.search(text) is not None
+    if not strings and text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    hit = _first_problem(value, _LONE_SURROGATE if strings else None, depth)
+    if hit is None:
+        return
+    path, char = hit
+    where = path if field is None else field if path is None else f"{field}.{path}"
+    if char is None:
+        raise InputError(TOO_DEEP, file=file, row=row, field=where)
+    raise lone_surrogate_error(file, row, where, char)
+
+
+def loads_checked(
+    text: str, *, file: str, row: int | None, field: str | None = None, depth: int = 0
+) -> Any:
+    """``json.loads`` plus :func:`check_parsed`.
+
+    Text that is not JSON raises :class:`ValueError` (callers word that error); a value
+    nested too deeply, even for Python's parser, or holding a lone surrogate raises
+    :class:`InputError` at ``file``/``row``/``field``.
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        path = _deep_place(text)[2]
+        where = path if field is None else field if path is None else f"{field}.{path}"
+        raise InputError(TOO_DEEP, file=file, row=row, field=where) from None
+    check_parsed(value, text, file=file, row=row, field=field, depth=depth)
+    return value
+
+
+def _deep_place(text: str, records: bool = False) -> tuple[int, int | None, str | None]:
+    """Locate the first container nested more than :data:`MAX_DEPTH` levels in JSON text.
+
+    Used when the text is too deep for ``json.loads`` itself.
+
+    Parameters
+    ----------
+    text : str
+        One JSON value (a JSONL line, a cell), or with ``records`` a whole JSON document:
+        an array of records, or an object wrapping one.
+    records : bool
+        See ``text``.
+
+    Returns
+    -------
+    tuple
+        ``(line, record, key)``: the 1-based line; with ``records`` the 1-based record
+        number (None when the document is not an array of records); and the top-level key
+        of that record (or of the value), None if there is none.
+    """
+    kinds: list[str] = []  # "[" or "{" per open level
+    keys: list[str | None] = []  # current key per open level (objects)
+    items: list[int] = []  # current element number per open level
+    pos = 0
+    for m in _JSON_TOKEN.finditer(text):
+        tok = m.group()
+        if tok[0] == '"':
+            if m.group(1) and kinds and kinds[-1] == "{":
+                keys[-1] = tok[1 : tok.rindex('"')]
+        elif tok == ",":
+            if items:
+                items[-1] += 1
+        elif tok in "]}":
+            for stack in (kinds, keys, items):
+                if stack:
+                    stack.pop()
+        else:
+            kinds.append(tok)
+            keys.append(None)
+            items.append(1)
+            if len(kinds) > MAX_DEPTH + 3:
+                pos = m.start()
+                break
+    line = text.count("\n", 0, pos) + 1
+    if not records or len(kinds) < 3:
+        return line, None, keys[0] if keys else None
+    top = 1 if kinds[:3] == ["{", "[", "{"] else 0
+    if kinds[top] != "[":
+        return line, None, keys[0]
+    return line, items[top], keys[top + 1]
 
 
 def _not_utf8(file: str, row: int, field: str | None) -> InputError:
@@ -361,11 +540,11 @@ def read_jsonl(path: Path, limit: int | None = None) -> tuple[list[dict[str, Any
                     text = raw.decode("utf-8", errors="surrogateescape")
                     try:
                         field = _surrogate_path(json.loads(text))
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         field = None
                     raise _not_utf8(file, lineno, field) from None
                 try:
-                    obj = json.loads(text)
+                    obj = loads_checked(text, file=file, row=lineno)
                 except ValueError as exc:
                     raise InputError(
                         f"malformed JSON line ({exc})", file=file, row=lineno
@@ -402,8 +581,31 @@ def _read_text(path: Path) -> tuple[str, str]:
     return file, _decode(data, file)
 
 
+def _records_of(obj: Any) -> list[Any] | None:
+    """The records of a JSON document: a top-level array, or the array an object of one key
+    wraps (as :func:`read_json_array` accepts); None for other documents."""
+    if isinstance(obj, dict) and len(obj) == 1 and isinstance(next(iter(obj.values())), list):
+        obj = next(iter(obj.values()))
+    return obj if isinstance(obj, list) else None
+
+
+def _check_document(obj: Any, text: str, file: str) -> None:
+    """Refuse lone surrogates and too deep values in a parsed JSON document, per record."""
+    pattern = _LONE_SURROGATE if _SURROGATE_ESCAPE.search(text) else None
+    items = _records_of(obj)
+    for i, item in enumerate([obj] if items is None else items):
+        hit = _first_problem(item, pattern)
+        if hit is None:
+            continue
+        row = None if items is None else i + 1
+        if hit[1] is None:
+            raise InputError(TOO_DEEP, file=file, row=row, field=hit[0])
+        raise lone_surrogate_error(file, row, hit[0], hit[1])
+
+
 def read_json(path: Path) -> Any:
-    """Read one JSON document, locating syntax errors and non-UTF-8 bytes."""
+    """Read one JSON document, locating syntax errors, non-UTF-8 bytes, lone surrogates and
+    values nested more than :data:`MAX_DEPTH` levels deep (rows are records of an array)."""
     file, text = _read_text(path)
     try:
         obj = json.loads(text)
@@ -413,13 +615,16 @@ def read_json(path: Path) -> Any:
             file=file,
             row=exc.lineno,
         ) from None
+    except RecursionError:
+        line, record, key = _deep_place(text, records=True)
+        raise InputError(TOO_DEEP, file=file, row=record or line, field=key) from None
     if _SURROGATE.search(text):
-        if isinstance(obj, list):
-            for i, item in enumerate(obj):
-                if _SURROGATE.search(json.dumps(item, ensure_ascii=False)):
-                    raise _not_utf8(file, i + 1, _surrogate_path(item))
+        for i, item in enumerate(_records_of(obj) or []):
+            if _first_problem(item, _SURROGATE, depth=None):
+                raise _not_utf8(file, i + 1, _surrogate_path(item))
         line = text[: _SURROGATE.search(text).start()].count("\n") + 1
         raise _not_utf8(file, line, _surrogate_path(obj))
+    _check_document(obj, text, file)
     return obj
 
 

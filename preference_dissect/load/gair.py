@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -277,7 +276,7 @@ def _response_part(rec: Records, col: str) -> tuple[list[str], list[str | None],
     for i, v in enumerate(rec.frame[col].tolist()):
         if isinstance(v, str):
             try:
-                v = json.loads(v)
+                v = rec.loads(i, col, v)
             except ValueError:
                 raise rec.error(
                     i,
@@ -319,7 +318,7 @@ def load_gair_table(rec: Records) -> Any:
     for i, raw in enumerate(frame["preference_labels"].tolist()):
         if isinstance(raw, str):
             try:
-                raw = json.loads(raw)
+                raw = rec.loads(i, "preference_labels", raw)
             except ValueError:
                 raise rec.error(i, "preference_labels", "cannot parse the judge labels") from None
         if not isinstance(raw, dict):

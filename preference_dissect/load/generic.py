@@ -29,7 +29,6 @@ suffixed ``-2``...). All unmapped columns are kept in ``meta``.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -69,7 +68,12 @@ KEYS = (
 
 
 def parse_mapping(text: str | list[str] | None) -> dict[str, str]:
-    """Parse ``key=COLUMN,key=COLUMN`` (or a list of such strings) into a dict."""
+    """Parse ``key=COLUMN,key=COLUMN`` (or a list of such strings) into a dict.
+
+    A key given twice with different columns (in one ``--map`` or across several) is an
+    error rather than the last one silently winning; the same ``key=COLUMN`` repeated is
+    accepted.
+    """
     if not text:
         return {}
     items = [text] if isinstance(text, str) else list(text)
@@ -86,12 +90,21 @@ def parse_mapping(text: str | list[str] | None) -> dict[str, str]:
                     f"unknown mapping key {key!r} (known: {', '.join(KEYS)}, winner.JUDGE)",
                     field="--map",
                 )
+            if out.get(key, col) != col:
+                raise InputError(
+                    f"key {key!r} is mapped twice (to {out[key]!r} and to {col!r}): map it once",
+                    field="--map",
+                )
             out[key] = col
     return out
 
 
 def parse_winner_values(text: str | None) -> dict[str, str]:
-    """Parse ``VALUE=a,VALUE=tie`` into a dict for winner normalisation."""
+    """Parse ``VALUE=a,VALUE=tie`` into a dict for winner normalisation.
+
+    Values are matched case-insensitively, so one given twice with different winners
+    (``0=a,0=b``, ``X=a,x=b``) is an error.
+    """
     if not text:
         return {}
     out = {}
@@ -105,6 +118,12 @@ def parse_winner_values(text: str | None) -> dict[str, str]:
         if winner not in ("a", "b", "tie", "both_bad"):
             raise InputError(
                 f"{winner!r} is not a winner (use a, b, tie or both_bad)", field="--winner-values"
+            )
+        same = [v for k, v in out.items() if k.strip().lower() == value.strip().lower()]
+        if same and same[0] != winner:
+            raise InputError(
+                f"value {value!r} is given twice (as {same[0]!r} and as {winner!r}): give it once",
+                field="--winner-values",
             )
         out[value] = winner
     return out
@@ -138,7 +157,7 @@ def _conversation(rec: Records, col: str) -> list[list[dict[str, Any]]]:
             continue
         if isinstance(v, str):
             try:
-                v = json.loads(v)
+                v = rec.loads(i, col, v)
             except ValueError:
                 raise rec.error(i, col, "expected a JSON list of {role, content}") from None
         if isinstance(v, np.ndarray):

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from preference_dissect.errors import InputError
-from preference_dissect.io import atomic_path
+from preference_dissect.io import atomic_paths, check_output_file, read_parquet
 
 WINNERS = ("a", "b", "tie", "both_bad")
 GOLD_VALUES = ("a", "b")
@@ -311,7 +311,7 @@ def validate_pairs(
         try:
             if not isinstance(json.loads(m), dict):
                 raise ValueError
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             raise InputError(
                 "must be a JSON object string", file=file, row=i + 1, field="meta"
             ) from None
@@ -386,17 +386,39 @@ def portable_info(info: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def check_dataset_target(path: str | os.PathLike[str], *, what: str = "--out") -> None:
+    """Check, before any work, that a dataset can be written at ``path`` and its sidecar.
+
+    Raises
+    ------
+    InputError
+        Naming the pairs file or the labels sidecar that is a folder or cannot be created.
+    """
+    check_output_file(path, what=what)
+    check_output_file(labels_path_for(path), what=f"the labels sidecar of {what}")
+
+
 def write_dataset(
     ds: PairDataset, path: str | os.PathLike[str], *, allow_empty: bool = True
 ) -> Path:
-    """Validate and write ``ds`` to ``path`` (pairs) and its labels sidecar, atomically."""
+    """Validate and write ``ds`` to ``path`` (pairs) and its labels sidecar.
+
+    Both files are written to temporary files first and then replaced together: if either
+    cannot be replaced, neither is (see :func:`preference_dissect.io.atomic_paths`).
+
+    Raises
+    ------
+    InputError
+        The tables break the schema, or a target cannot be written.
+    """
     path = Path(path)
     ds.validate(file=path, allow_empty=allow_empty)
     pairs = ds.pairs.copy()
     pairs.attrs = {"dataset_info": portable_info(ds.info)}
-    with atomic_path(path) as tmp_pairs, atomic_path(labels_path_for(path)) as tmp_labels:
+    targets = [path, labels_path_for(path)]
+    with atomic_paths(targets, ["the pairs file", "the labels sidecar"]) as (tmp_pairs, tmp_lab):
         pairs.to_parquet(tmp_pairs, index=False)
-        ds.labels.to_parquet(tmp_labels, index=False)
+        ds.labels.to_parquet(tmp_lab, index=False)
     return path
 
 
@@ -405,12 +427,10 @@ def read_dataset(path: str | os.PathLike[str]) -> PairDataset:
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", file=path)
-    try:
-        pairs = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"not a readable parquet file ({exc})", file=path) from None
+    pairs = read_parquet(path)
     lp = labels_path_for(path)
-    labels = pd.read_parquet(lp) if lp.exists() else empty_labels()
+    what = f"labels sidecar of {path.name} is not a readable parquet file"
+    labels = read_parquet(lp, what=what) if lp.exists() else empty_labels()
     for col in REQUIRED_PAIR_COLUMNS:
         if col not in pairs.columns:
             raise InputError("required column is missing", file=path, field=col)
