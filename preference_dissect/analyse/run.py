@@ -57,6 +57,18 @@ def nested_top_bottom(table: pd.DataFrame) -> dict[str, dict[str, dict[str, list
     return out
 
 
+def _prior_summary(prior: pd.DataFrame) -> dict[str, Any]:
+    """The wide prior and the flagged scores of :func:`~.scores.prior_sensitivity`."""
+    if prior.empty:
+        return {"prior": None, "flagged": []}
+    columns = ["judge", "group", "attribute", "score", "score_wide", "shift"]
+    flagged = prior.loc[prior["flagged"].astype(bool), columns]
+    return {
+        "prior": str(prior["prior"].iloc[0]),
+        "flagged": [{k: _finite(v) for k, v in r.items()} for r in flagged.to_dict("records")],
+    }
+
+
 def analyse_fit(
     idata: Any,
     out_dir: str | os.PathLike[str],
@@ -103,15 +115,7 @@ def analyse_fit(
         "warnings": warnings_of(idata),
         "top_bottom": nested_top_bottom(tb),
         "error_sensitivity": {},
-        "prior_sensitivity": {
-            "prior": str(prior["prior"].iloc[0]) if len(prior) else None,
-            "flagged": [
-                {k: _finite(v) for k, v in r.items()}
-                for r in prior[prior["flagged"]][
-                    ["judge", "group", "attribute", "score", "score_wide", "shift"]
-                ].to_dict("records")
-            ],
-        },
+        "prior_sensitivity": _prior_summary(prior),
     }
     for r in sens.itertuples(index=False):
         result["error_sensitivity"].setdefault(r.judge, {})[r.attribute] = {

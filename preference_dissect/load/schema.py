@@ -371,10 +371,16 @@ def validate_labels(
                 )
 
 
+#: Loader facts that later stages act on, restored by :func:`read_dataset` (the rest is kept
+#: under ``info["origin"]``).
+CARRIED_INFO = ("texts_available", "majorities")
+
+
 def portable_info(info: dict[str, Any]) -> dict[str, Any]:
-    """The loader facts worth keeping with a written dataset (JSON values; no local path):
-    the format, seed, ``texts_available``, ``majorities``... are read back by
-    :func:`read_dataset` so later stages know them."""
+    """The loader facts worth keeping with a written dataset (JSON values; no local path).
+
+    :func:`read_dataset` puts them under ``info["origin"]`` (format, seed and rules of the
+    original load) and restores :data:`CARRIED_INFO` (``texts_available``, ``majorities``)."""
     out = {}
     for key, value in info.items():
         if key == "path":
@@ -434,8 +440,10 @@ def read_dataset(path: str | os.PathLike[str]) -> PairDataset:
     for col in REQUIRED_PAIR_COLUMNS:
         if col not in pairs.columns:
             raise InputError("required column is missing", file=path, field=col)
-    info = dict(pairs.attrs.get("dataset_info") or {})
+    origin = dict(pairs.attrs.get("dataset_info") or {})
     pairs.attrs = {}
-    ds = PairDataset(pairs=pairs, labels=labels, info={**info, "path": str(path)})
+    kept = {k: origin[k] for k in CARRIED_INFO if k in origin}
+    info = {**kept, "origin": origin, "path": str(path)}
+    ds = PairDataset(pairs=pairs, labels=labels, info=info)
     ds.validate(file=path, allow_empty=True)
     return ds
