@@ -9,6 +9,8 @@ from typing import Any
 
 import pydantic
 
+from preference_dissect.urls import strip_userinfo
+
 STRUCTURED_MODES = ("auto", "json_schema", "json_object", "text")
 #: HTTP transports under the ``openai`` SDK: ``aiohttp`` (the SDK's ``DefaultAioHttpClient``,
 #: about half the client CPU per call) or the SDK's default ``httpx``.
@@ -110,11 +112,11 @@ class GenerateConfig:
 
         Model, server, decoding and structured-output mode; not concurrency, retries,
         timeouts, the cost cap, batch mode or the HTTP transport, which change only how (or
-        whether) an answer is fetched.
+        whether) an answer is fetched. The base URL is recorded without user info.
         """
         return {
             "model": self.model,
-            "base_url": self.base_url,
+            "base_url": strip_userinfo(self.base_url),
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "structured": self.structured,

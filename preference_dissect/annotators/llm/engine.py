@@ -10,6 +10,7 @@ import math
 import os
 import random
 import socket
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from preference_dissect.annotators.llm.structured import (
     with_instruction,
 )
 from preference_dissect.errors import InputError
+from preference_dissect.urls import host_port, split_userinfo
 
 #: NA reasons that are final (the same request would fail again): cached so re-runs don't
 #: pay again. Transport failures, the cost cap and batch failures are not cached.
@@ -95,10 +97,42 @@ def http_response_class() -> type:
 
 
 def server_host(base_url: str | None) -> str:
-    """``host[:port]`` of the server (``api.openai.com`` for the default)."""
-    if not base_url:
-        return "api.openai.com"
-    return urlparse(base_url).netloc or base_url
+    """``host[:port]`` of the server, never with user info (``api.openai.com`` by default).
+
+    This is what the cache key, the cache's ``host`` column, manifests and error lines see, so
+    a password in the URL is stored nowhere and changing it keeps the cache valid.
+    """
+    return host_port(base_url)
+
+
+_WARNED_KEYS: set[str] = set()
+
+
+def clean_api_key(env_name: str, value: str | None) -> str | None:
+    """The API key from ``$env_name`` without surrounding whitespace (``None`` when unset).
+
+    A key pasted with a trailing newline or spaces (``OPENAI_API_KEY=$'sk-...\n'``) is used
+    stripped, and one line on stderr says so (once per variable and process): no valid key
+    has whitespace around it, and HTTP forbids a newline in a header. Whitespace, control or
+    non-ASCII characters *inside* the key cannot be repaired and raise
+    :class:`~preference_dissect.errors.InputError` naming the variable (never the key).
+    """
+    if value is None:
+        return None
+    key = value.strip()
+    if key != value and key and env_name not in _WARNED_KEYS:
+        _WARNED_KEYS.add(env_name)
+        print(
+            f"prefdissect: warning: {env_name} has leading/trailing whitespace or a newline; "
+            "using it stripped",
+            file=sys.stderr,
+        )
+    if any(not 33 <= ord(c) < 127 for c in key):
+        raise InputError(
+            f"{env_name} contains a space, a control character or a non-ASCII character inside "
+            "the key: check the value of that environment variable"
+        )
+    return key or None
 
 
 def is_local(base_url: str | None) -> bool:
@@ -211,6 +245,7 @@ class LLMEngine:
         self.cache_config = cache
         self.progress = progress
         self.host = server_host(config.base_url)
+        self._url = split_userinfo(config.base_url or "")
         self.price: Price = lookup_price(config.model, config.prices, batch=config.batch)
         self._stats = RunStats()
         self.total_stats = RunStats()
@@ -433,11 +468,11 @@ class LLMEngine:
         )
 
     def _api_key(self) -> str:
-        key = os.environ.get(self.config.api_key_env)
+        key = clean_api_key(self.config.api_key_env, os.environ.get(self.config.api_key_env))
         if key:
             return key
-        if is_local(self.config.base_url):
-            return DUMMY_LOCAL_KEY
+        if is_local(self.config.base_url) or self._url.has_credentials:
+            return DUMMY_LOCAL_KEY  # (with user info in the URL, basic auth replaces the key)
         raise InputError(
             f"no API key: set the environment variable {self.config.api_key_env} "
             f"(needed for {self.host})"
@@ -447,18 +482,23 @@ class LLMEngine:
         """A fresh ``openai.AsyncOpenAI`` (SDK retries off: the engine retries).
 
         With ``http_backend="aiohttp"`` its transport is the SDK's ``DefaultAioHttpClient``.
+        User info in ``base_url`` (``http://user:pw@host/v1``) is taken out of the URL and sent
+        as an ``Authorization: Basic`` header instead of the bearer key (what httpx and curl do
+        with such a URL; aiohttp refuses credentials in a URL next to an Authorization header).
         """
         import openai
 
         http_client = None
         if self.config.http_backend == "aiohttp":
             http_client = openai.DefaultAioHttpClient()
+        basic = self._url.basic_auth()
         return openai.AsyncOpenAI(
-            base_url=self.config.base_url,
+            base_url=self._url.url if self.config.base_url else None,
             api_key=self._api_key(),
             max_retries=0,
             timeout=self.config.timeout_s,
             http_client=http_client,
+            default_headers={"Authorization": basic} if basic else None,
         )
 
     def _client_count(self) -> int:
