@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import math
 import random
 import re
 import signal
@@ -75,6 +76,18 @@ _REASONS = {
     503: "Service Unavailable",
 }
 _SCHEMA_IN_TEXT = re.compile(r"```json\s*(\{.*?\})\s*```", re.DOTALL)
+#: CJK ideographs, kana, hangul and full-width forms: one token per character or more.
+_CJK = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
+)
+
+
+def count_tokens(text: str, cjk_tokens_per_char: float = 1.0) -> int:
+    """The server's token count of a text: ``cjk_tokens_per_char`` per CJK character (one by
+    default, like GPT-4o's tokenizer), one per 4 other characters."""
+    cjk = len(_CJK.findall(text))
+    return math.ceil(cjk * cjk_tokens_per_char) + (len(text) - cjk) // 4
 
 
 @dataclass
@@ -277,6 +290,9 @@ class OpenAIServer:
         How long a batch stays ``in_progress`` before it completes.
     log_file : str, optional
         Also append every request-log entry as a JSON line to this file.
+    cjk_tokens_per_char : float
+        Prompt tokens the server counts (and reports in ``usage``) per CJK character; other
+        text counts one token per 4 characters (:func:`count_tokens`).
     """
 
     def __init__(
@@ -288,6 +304,7 @@ class OpenAIServer:
         port: int = 0,
         batch_delay_s: float = 0.2,
         log_file: str | None = None,
+        cjk_tokens_per_char: float = 1.0,
     ) -> None:
         if not 0 <= latency_jitter_s <= latency_s:
             raise ValueError("latency_jitter_s must be between 0 and latency_s")
@@ -299,6 +316,7 @@ class OpenAIServer:
         self.port = port
         self.batch_delay_s = batch_delay_s
         self.log_file = log_file
+        self.cjk_tokens_per_char = cjk_tokens_per_char
         self.requests: list[dict[str, Any]] = []
         self.counters: Counter[str] = Counter()
         self.files: dict[str, dict[str, Any]] = {}
@@ -584,7 +602,7 @@ class OpenAIServer:
         return reply
 
     def _completion(self, req: ChatRequest, reply: Reply) -> dict[str, Any]:
-        prompt_chars = sum(len(str(m.get("content") or "")) for m in req.messages)
+        prompt_text = "".join(str(m.get("content") or "") for m in req.messages)
         message: dict[str, Any] = {
             "role": "assistant",
             "content": None if reply.refusal else reply.content,
@@ -601,7 +619,7 @@ class OpenAIServer:
             top_n = int(req.body.get("top_logprobs") or 1)
             choice["logprobs"] = {"content": _token_logprobs(reply, top_n), "refusal": None}
         completion_tokens = max(1, len(reply.content or "") // 4)
-        prompt_tokens = max(1, prompt_chars // 4)
+        prompt_tokens = max(1, count_tokens(prompt_text, self.cjk_tokens_per_char))
         return {
             "id": f"chatcmpl-{req.serial}",
             "object": "chat.completion",

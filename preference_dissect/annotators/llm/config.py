@@ -219,7 +219,9 @@ class CostEstimate:
     calls : int
         Requests that would be sent.
     prompt_tokens, max_completion_tokens : int
-        Estimated input tokens (characters / 4) and the completion-token ceiling of the calls.
+        Estimated input tokens (conservative, per script: see
+        :func:`~preference_dissect.annotators.llm.prices.estimate_text_tokens`) and the
+        completion-token ceiling of the calls.
     usd : float
         Worst-case dollars (``None`` price means unknown: counted as 0).
     priced : bool

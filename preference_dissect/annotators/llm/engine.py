@@ -29,7 +29,12 @@ from preference_dissect.annotators.llm.config import (
     RunStats,
     as_messages,
 )
-from preference_dissect.annotators.llm.prices import Price, estimate_prompt_tokens, lookup_price
+from preference_dissect.annotators.llm.prices import (
+    Price,
+    estimate_body_tokens,
+    estimate_prompt_tokens,
+    lookup_price,
+)
 from preference_dissect.annotators.llm.progress import RunProgress
 from preference_dissect.annotators.llm.retry import (
     backoff_delay,
@@ -140,6 +145,15 @@ def is_local(base_url: str | None) -> bool:
     return bool(base_url) and (urlparse(base_url).hostname or "") in LOCAL_HOSTS
 
 
+def estimate_request_tokens(
+    messages: list[dict[str, Any]], schema: type[pydantic.BaseModel] | None
+) -> int:
+    """Conservative input tokens of a request in its largest form: with a schema, the messages
+    plus the schema instruction (``json_object`` / ``text`` modes; ``json_schema`` sends the
+    same schema as ``response_format``)."""
+    return estimate_prompt_tokens(with_instruction(messages, schema) if schema else messages)
+
+
 @dataclass
 class Prepared:
     """A request rendered for sending: messages, schema, limits and its cache key."""
@@ -173,15 +187,60 @@ class Failure:
 
 @dataclass
 class _Budget:
+    """The spending cap during a run: real spend plus in-flight reservations stay within it.
+
+    A call reserves its worst case (conservative prompt estimate + ``max_tokens``) before it
+    is sent and releases the reservation when it ends; its real cost then counts as spent.
+    When a server reports more prompt tokens than estimated, ``prompt_scale`` grows to the
+    observed ratio so later reservations are big enough.
+    """
+
     cap: float | None
+    price: Price
     spent: float = 0.0
     reserved: float = 0.0
+    prompt_scale: float = 1.0
+    in_flight: int = 0
+    _released: asyncio.Event | None = field(default=None, repr=False)
+
+    def worst_case(self, est_prompt_tokens: int, max_tokens: int) -> float:
+        """Dollars one call may cost at most."""
+        return self.price.cost(math.ceil(est_prompt_tokens * self.prompt_scale), max_tokens)
 
     def reserve(self, worst: float) -> bool:
+        """Reserve ``worst`` dollars if spent + reserved + worst stays within the cap."""
         if self.cap is not None and self.spent + self.reserved + worst > self.cap + 1e-12:
             return False
         self.reserved += worst
+        self.in_flight += 1
         return True
+
+    async def acquire(self, worst: float) -> bool:
+        """Reserve ``worst``, waiting while calls in flight may still free room.
+
+        Returns ``False`` (the call is NA ``cost_cap``) only when nothing is in flight and the
+        real spend plus ``worst`` would still pass the cap.
+        """
+        while not self.reserve(worst):
+            if self.in_flight == 0:
+                return False
+            if self._released is None:
+                self._released = asyncio.Event()
+            self._released.clear()
+            await self._released.wait()
+        return True
+
+    def release(self, worst: float) -> None:
+        """End a reservation (its real cost, if any, is in ``spent`` already)."""
+        self.reserved -= worst
+        self.in_flight -= 1
+        if self._released is not None:
+            self._released.set()
+
+    def observe(self, est_prompt_tokens: int, prompt_tokens: int) -> None:
+        """Scale later reservations up when a call used more prompt tokens than estimated."""
+        if est_prompt_tokens > 0 and prompt_tokens > est_prompt_tokens * self.prompt_scale:
+            self.prompt_scale = prompt_tokens / est_prompt_tokens
 
 
 @dataclass
@@ -316,7 +375,12 @@ class LLMEngine:
             )
             out.append(
                 Prepared(
-                    req, messages, req.schema, max_tokens, key, estimate_prompt_tokens(messages)
+                    req,
+                    messages,
+                    req.schema,
+                    max_tokens,
+                    key,
+                    estimate_request_tokens(messages, req.schema),
                 )
             )
         return out
@@ -376,7 +440,7 @@ class LLMEngine:
             todo = [prepared[idx[0]] for key, idx in groups.items() if key not in hits]
             progress = RunProgress(self.progress, len(prepared), description, self._stats)
             progress.print(self._estimate(prepared, hits).describe())
-            state = _RunState(cache, _Budget(self.config.max_cost_usd), progress)
+            state = _RunState(cache, _Budget(self.config.max_cost_usd, self.price), progress)
             with progress:
                 progress.advance(len(prepared) - sum(len(groups[p.key]) for p in todo))
                 if todo:
@@ -672,8 +736,9 @@ class LLMEngine:
         while True:
             mode = self._current_mode()
             body = self.request_body(p, messages, mode)
-            worst = self.price.cost(estimate_prompt_tokens(body["messages"]), p.max_tokens)
-            if not state.budget.reserve(worst):
+            est = estimate_body_tokens(body)
+            worst = state.budget.worst_case(est, p.max_tokens)
+            if not await state.budget.acquire(worst):
                 return Failure("cost_cap")
             delay: float | None = None
             try:
@@ -714,9 +779,9 @@ class LLMEngine:
                     return Failure(reason)
                 delay = parse_retry_after(exc.response.headers)
             else:
-                return self._accept(resp, p, state)
+                return self._accept(resp, p, state, est)
             finally:
-                state.budget.reserved -= worst
+                state.budget.release(worst)
             if attempt >= self.config.max_retries:
                 return Failure(reason)
             if delay is None:
@@ -725,8 +790,14 @@ class LLMEngine:
             self._stats.retries += 1
             await asyncio.sleep(delay)
 
-    def _accept(self, resp: dict[str, Any], p: Prepared, state: _RunState) -> Reply:
-        """Account for one chat-completion JSON body and return its answer."""
+    def _accept(
+        self, resp: dict[str, Any], p: Prepared, state: _RunState, est_prompt_tokens: int = 0
+    ) -> Reply:
+        """Account for one chat-completion JSON body and return its answer.
+
+        ``est_prompt_tokens`` is the estimate its reservation was made with (see
+        :meth:`_Budget.observe`).
+        """
         if p.schema is not None:  # this response format works here: keep it for the run
             self._confirmed.add((self.host, self.config.model))
         usage = resp.get("usage") or {}
@@ -734,6 +805,7 @@ class LLMEngine:
         ct = int(usage.get("completion_tokens") or 0)
         cost = self.price.cost(pt, ct)
         state.budget.spent += cost
+        state.budget.observe(est_prompt_tokens, pt)
         self._stats.prompt_tokens += pt
         self._stats.completion_tokens += ct
         self._stats.cost_usd += cost
