@@ -530,7 +530,8 @@ class Manifest:
             requests=int(usage.get("requests", 0) or 0),
             cost_usd=usage.get("cost_usd") if priced else None,
         )
-        extra = {k: usage[k] for k in ("cache_hits", "failures", "retries", "reasks") if k in usage}
+        keys = ("cache_hits", "failures", "details", "retries", "reasks")
+        extra = {k: usage[k] for k in keys if k in usage}
         self.data["settings"][f"{stage}.llm"] = {**facts, **extra}
 
     def record_stage(self, name: str, seconds: float, **facts: Any) -> None:

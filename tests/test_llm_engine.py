@@ -197,7 +197,7 @@ def test_invalid_answer_is_reasked_once_then_accepted(server, tmp_path, kind, re
     assert result.ok and isinstance(result.parsed, Rating)
     assert engine.stats.reasks == 1 and engine.stats.requests == 2
     second = server.chat_requests()[1]
-    assert second["n_messages"] == 4  # + the bad answer + the corrective message
+    assert second["n_messages"] == 3  # the original two + one corrective message
     assert "Reply again" in second["last_user"]
 
 

@@ -23,7 +23,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from preference_dissect.annotators.llm import LLMEngine
     from preference_dissect.load.schema import PairDataset
 
-ZERO_STATS = {"requests": 0, "cache_hits": 0, "failures": {}, "tokens": 0, "cost_usd": 0.0}
+ZERO_STATS = {
+    "requests": 0,
+    "cache_hits": 0,
+    "failures": {},
+    "failure_details": {},
+    "tokens": 0,
+    "cost_usd": 0.0,
+}
 
 
 def read_pairs(source: str | os.PathLike[str], limit: int | None = None) -> PairDataset:
@@ -53,14 +60,16 @@ def _has_load_source() -> bool:
 
 
 def engine_stats(engine: LLMEngine | None) -> dict[str, Any]:
-    """The ``--json`` usage block: requests sent, cache hits, failures, tokens, dollars."""
+    """The ``--json`` usage block: requests sent, cache hits, failures (with the first server
+    message per reason, e.g. of a ``context_overflow``), tokens, dollars."""
     if engine is None:
-        return dict(ZERO_STATS, failures={})
+        return dict(ZERO_STATS, failures={}, failure_details={})
     s = getattr(engine, "total_stats", None) or engine.stats  # every run, not just the last
     return {
         "requests": s.requests,
         "cache_hits": s.cache_hits,
         "failures": dict(s.failures),
+        "failure_details": dict(s.details),
         "tokens": s.prompt_tokens + s.completion_tokens,
         "prompt_tokens": s.prompt_tokens,
         "completion_tokens": s.completion_tokens,

@@ -104,13 +104,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def detail_lines(details: dict[str, str]) -> list[str]:
+    """``  REASON: what the server said`` for each NA reason with a message."""
+    return [f"  {reason}: {text}" for reason, text in sorted(details.items())]
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     na = ", ".join(f"{k} {v}" for k, v in sorted(summary["na"].items())) or "none"
     failures = ", ".join(f"{k} {v}" for k, v in sorted(summary["failures"].items())) or "none"
-    print(
+    lines = [
         f"{summary['annotator']} (version {summary['version']}): {summary['rows']} rows for "
-        f"{summary['pairs']} pairs; NA: {na}\n"
+        f"{summary['pairs']} pairs; NA: {na}",
         f"requests {summary['requests']}, cache hits {summary['cache_hits']}, failures {failures}, "
-        f"tokens {summary['tokens']}, cost ${summary['cost_usd']:.4f}\n"
-        f"wrote {summary['out']}"
-    )
+        f"tokens {summary['tokens']}, cost ${summary['cost_usd']:.4f}",
+        *detail_lines(summary.get("failure_details") or {}),
+        f"wrote {summary['out']}",
+    ]
+    print("\n".join(lines))

@@ -308,6 +308,7 @@ def judge_pairs(
             "requests": stats.requests,
             "cache_hits": stats.cache_hits,
             "retries": stats.retries,
+            "failure_details": dict(stats.details),
             "tokens": stats.tokens,
             "cost_usd": round(stats.cost_usd, 6),
         }

@@ -261,12 +261,16 @@ class _HTTPError(Exception):
         message: str,
         headers: dict[str, str] | None = None,
         code: str | None = None,
+        kind: str = "loopback_error",
+        param: str | None = None,
     ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
         self.code = code
+        self.kind = kind
+        self.param = param
 
 
 class OpenAIServer:
@@ -293,6 +297,11 @@ class OpenAIServer:
     cjk_tokens_per_char : float
         Prompt tokens the server counts (and reports in ``usage``) per CJK character; other
         text counts one token per 4 characters (:func:`count_tokens`).
+    context_tokens : int, optional
+        A context window, enforced like llama-cpp-python's server: a chat call whose prompt
+        (as counted here) has ``context_tokens`` tokens or more gets HTTP 400 with code
+        ``context_length_exceeded`` and llama-cpp-python's message; a shorter one is answered
+        (the completion is clipped to the room left, which the default replies never need).
     """
 
     def __init__(
@@ -305,6 +314,7 @@ class OpenAIServer:
         batch_delay_s: float = 0.2,
         log_file: str | None = None,
         cjk_tokens_per_char: float = 1.0,
+        context_tokens: int | None = None,
     ) -> None:
         if not 0 <= latency_jitter_s <= latency_s:
             raise ValueError("latency_jitter_s must be between 0 and latency_s")
@@ -317,6 +327,7 @@ class OpenAIServer:
         self.batch_delay_s = batch_delay_s
         self.log_file = log_file
         self.cjk_tokens_per_char = cjk_tokens_per_char
+        self.context_tokens = context_tokens
         self.requests: list[dict[str, Any]] = []
         self.counters: Counter[str] = Counter()
         self.files: dict[str, dict[str, Any]] = {}
@@ -514,7 +525,8 @@ class OpenAIServer:
             payload = {
                 "error": {
                     "message": exc.message,
-                    "type": "loopback_error",
+                    "type": exc.kind,
+                    "param": exc.param,
                     "code": exc.code or status,
                 }
             }
@@ -562,6 +574,8 @@ class OpenAIServer:
             last_user=req.last_user,
             n_messages=len(messages),
         )
+        entry["prompt_tokens"] = self.prompt_tokens(messages)
+        self._check_context(entry["prompt_tokens"], body)
         fault = self._pick_fault(req)
         entry["fault"] = fault.kind if fault else None
         if sleep and self.latency_s:
@@ -584,6 +598,27 @@ class OpenAIServer:
             reply = self._apply_content_fault(fault.kind, req, reply)
         return 200, self._completion(req, reply), {}, req
 
+    def prompt_tokens(self, messages: list[dict[str, Any]]) -> int:
+        """The prompt tokens this server counts (and reports) for ``messages``."""
+        text = "".join(str(m.get("content") or "") for m in messages)
+        return max(1, count_tokens(text, self.cjk_tokens_per_char))
+
+    def _check_context(self, prompt_tokens: int, body: dict[str, Any]) -> None:
+        """HTTP 400 like llama-cpp-python's server when the prompt fills the context window."""
+        if self.context_tokens is None or prompt_tokens < self.context_tokens:
+            return
+        completion = int(body.get("max_tokens") or 0)
+        raise _HTTPError(
+            400,
+            f"This model's maximum context length is {self.context_tokens} tokens. However, "
+            f"you requested {prompt_tokens + completion} tokens ({prompt_tokens} in the "
+            f"messages, {completion} in the completion). Please reduce the length of the "
+            "messages or completion.",
+            code="context_length_exceeded",
+            kind="invalid_request_error",
+            param="messages",
+        )
+
     def _apply_content_fault(self, kind: str, req: ChatRequest, reply: Reply) -> Reply:
         if kind == "malformed_json":
             return Reply('{"this is": not valid json,, ', logprobs=reply.logprobs)
@@ -602,7 +637,6 @@ class OpenAIServer:
         return reply
 
     def _completion(self, req: ChatRequest, reply: Reply) -> dict[str, Any]:
-        prompt_text = "".join(str(m.get("content") or "") for m in req.messages)
         message: dict[str, Any] = {
             "role": "assistant",
             "content": None if reply.refusal else reply.content,
@@ -619,7 +653,7 @@ class OpenAIServer:
             top_n = int(req.body.get("top_logprobs") or 1)
             choice["logprobs"] = {"content": _token_logprobs(reply, top_n), "refusal": None}
         completion_tokens = max(1, len(reply.content or "") // 4)
-        prompt_tokens = max(1, count_tokens(prompt_text, self.cjk_tokens_per_char))
+        prompt_tokens = self.prompt_tokens(req.messages)
         return {
             "id": f"chatcmpl-{req.serial}",
             "object": "chat.completion",

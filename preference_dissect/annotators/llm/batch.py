@@ -129,6 +129,10 @@ async def run_batch(
         remaining = [p for p in todo if p.key in wanted]
     affordable = []
     for p in remaining:
+        too_long = engine.context_detail(p.est_prompt_tokens, p)
+        if too_long is not None:
+            finish(p, LLMResult(p.request.key, None, None, "context_overflow", detail=too_long))
+            continue
         worst = state.budget.worst_case(p.est_prompt_tokens, p.max_tokens)
         if state.budget.reserve(worst):
             reserved[p.key] = worst

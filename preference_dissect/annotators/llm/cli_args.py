@@ -43,6 +43,7 @@ _CONFIG_FIELDS = {
     "max_cost": "max_cost_usd",
     "batch": "batch",
     "http_backend": "http_backend",
+    "max_context": "max_context",
 }
 
 
@@ -123,6 +124,17 @@ def add_llm_arguments(
         metavar="USD",
         help="spending cap in dollars; calls past it are NA 'cost_cap'",
     )
+    g.add_argument(
+        "--max-context",
+        type=int,
+        default=None,
+        metavar="TOKENS",
+        help=(
+            "the model's context window; a request whose prompt estimate + --max-tokens "
+            "exceeds it is NA 'context_overflow' without being sent (default: the price "
+            "table's value for known models, else no check)"
+        ),
+    )
     if "--batch" not in exclude:
         g.add_argument(
             "--batch", action="store_true", help="use the OpenAI Batch API (50%% cheaper)"
@@ -158,6 +170,14 @@ def check_llm_args(args: argparse.Namespace) -> None:
         (args.max_retries < 0, "--max-retries", "must not be negative"),
         (getattr(args, "max_invalid", 0) < 0, "--max-invalid", "must not be negative"),
         (args.timeout <= 0, "--timeout", "must be positive"),
+        (args.max_context is not None and args.max_context < 1, "--max-context", "must be >= 1"),
+        (
+            args.max_context is not None
+            and args.max_tokens is not None
+            and args.max_tokens >= args.max_context,
+            "--max-tokens",
+            "must be smaller than --max-context (no prompt would fit)",
+        ),
     ]
     for bad, flag, message in checks:
         if bad:

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import random
+import re
 import socket
 import sys
 import time
@@ -64,8 +65,25 @@ FINAL_NA = frozenset(
         "http_400",
         "http_413",
         "http_422",
+        "context_overflow",
     }
 )
+#: Final NA reasons that are still not cached: the fix is a setting outside the cache key (the
+#: server's context size, ``--max-context``), and asking again costs nothing billed.
+UNCACHED_FINAL = frozenset({"context_overflow"})
+#: ``error.code`` / ``error.type`` of a request too long for the model: OpenAI, vLLM and
+#: llama-cpp-python say ``context_length_exceeded``; llama.cpp's own server
+#: ``exceed_context_size_error``.
+CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
+#: The same in words: "This model's maximum context length is 2048 tokens. However, you
+#: requested ..." (OpenAI, vLLM, llama-cpp-python), "the request exceeds the available context
+#: size" (llama.cpp), "... exceeds the context window" (others).
+_CONTEXT_WORDS = re.compile(
+    r"maximum context length|context[ _]length[ _]exceeded|exceeds? (?:the )?(?:available )?"
+    r"context (?:size|window|length)|context window exceeded",
+    re.IGNORECASE,
+)
+DETAIL_CHARS = 300
 
 
 def retryable_failures(
@@ -180,9 +198,14 @@ class Reply:
 
 @dataclass
 class Failure:
-    """A call that produced no answer, with the NA reason."""
+    """A call that produced no answer, with the NA reason (and what the server said)."""
 
     reason: str
+    detail: str | None = None
+
+
+#: Sentinel of :meth:`LLMEngine._status_failure`: the response format was downgraded.
+_DOWNGRADED = Failure("format_downgraded")
 
 
 @dataclass
@@ -268,6 +291,24 @@ def timeout_reason(exc: BaseException) -> str:
     return "timeout"
 
 
+def context_overflow_detail(exc: Any) -> str | None:
+    """The server's message when an HTTP error says the request does not fit the model's
+    context window (see :data:`CONTEXT_CODES`), else ``None``.
+
+    ``exc`` is an ``openai.APIStatusError``: its ``body`` is the ``error`` object of the JSON
+    answer (or the whole answer), ``code`` / ``type`` come from it.
+    """
+    body = getattr(exc, "body", None)
+    error = body.get("error", body) if isinstance(body, dict) else {}
+    error = error if isinstance(error, dict) else {"message": str(error)}
+    labels = {str(getattr(exc, "code", None) or ""), str(error.get("code") or "")}
+    labels |= {str(getattr(exc, "type", None) or ""), str(error.get("type") or "")}
+    message = str(error.get("message") or getattr(exc, "message", "") or exc)
+    if labels & CONTEXT_CODES or _CONTEXT_WORDS.search(message):
+        return " ".join(message.split())[:DETAIL_CHARS]
+    return None
+
+
 def convert_logprobs(choice: dict[str, Any]) -> list[dict[str, float]] | None:
     """Per generated token ``{token: logprob}`` from a chat-completion choice (JSON dict)."""
     content = (choice.get("logprobs") or {}).get("content")
@@ -306,6 +347,8 @@ class LLMEngine:
         self.host = server_host(config.base_url)
         self._url = split_userinfo(config.base_url or "")
         self.price: Price = lookup_price(config.model, config.prices, batch=config.batch)
+        #: The context window checked before sending (``None``: not checked).
+        self.max_context: int | None = config.max_context or self.price.context
         self._stats = RunStats()
         self.total_stats = RunStats()
         self._mode: dict[tuple[str, str], str] = {}
@@ -333,6 +376,7 @@ class LLMEngine:
             "logprobs": cfg.logprobs,
             "top_logprobs": cfg.top_logprobs,
             "max_cost_usd": cfg.max_cost_usd,
+            "max_context": self.max_context,
             "price_per_m_tokens": {
                 "input": self.price.input_per_m,
                 "output": self.price.output_per_m,
@@ -462,10 +506,11 @@ class LLMEngine:
 
     # ------------------------------------------------------------------ plumbing
     def _estimate(self, prepared: list[Prepared], hits: dict[str, Any]) -> CostEstimate:
-        sent: dict[str, Prepared] = {p.key: p for p in prepared if p.key not in hits}
+        todo: dict[str, Prepared] = {p.key: p for p in prepared if p.key not in hits}
+        sent = [p for p in todo.values() if self.context_detail(p.est_prompt_tokens, p) is None]
         cached = sum(1 for p in prepared if p.key in hits)
-        prompt = sum(p.est_prompt_tokens for p in sent.values())
-        completion = sum(p.max_tokens for p in sent.values())
+        prompt = sum(p.est_prompt_tokens for p in sent)
+        completion = sum(p.max_tokens for p in sent)
         return CostEstimate(
             len(prepared),
             cached,
@@ -475,12 +520,30 @@ class LLMEngine:
             self.price.cost(prompt, completion),
             self.price.known,
             self.config.model,
+            over_context=len(todo) - len(sent),
+            max_context=self.max_context,
+        )
+
+    def context_detail(self, est_prompt_tokens: int, p: Prepared) -> str | None:
+        """Why a request does not fit :attr:`max_context` (``None`` when it fits or unchecked).
+
+        The prompt estimate is conservative (high), so a request refused here may fit in
+        reality: lower ``max_tokens`` or raise ``max_context`` if the window is bigger.
+        """
+        if self.max_context is None or est_prompt_tokens + p.max_tokens <= self.max_context:
+            return None
+        return (
+            f"prompt ~{est_prompt_tokens} tokens (conservative estimate) + max_tokens "
+            f"{p.max_tokens} > max_context {self.max_context}; not sent (lower --max-tokens, "
+            "shorten the inputs, or raise --max-context if the model's window is larger)"
         )
 
     def _count_failure(self, result: LLMResult, n: int) -> None:
         if result.na_reason is not None:
             fails = self._stats.failures
             fails[result.na_reason] = fails.get(result.na_reason, 0) + n
+            if result.detail:
+                self._stats.details.setdefault(result.na_reason, result.detail)
 
     @staticmethod
     def _copy_for(result: LLMResult, p: Prepared) -> LLMResult:
@@ -492,6 +555,7 @@ class LLMEngine:
             usage=dict(result.usage),
             cached=result.cached,
             top_logprobs=result.top_logprobs,
+            detail=result.detail,
         )
 
     def _from_cache(self, cached: CachedAnswer, p: Prepared) -> LLMResult:
@@ -515,7 +579,8 @@ class LLMEngine:
     def _store(self, state: _RunState, p: Prepared, result: LLMResult) -> None:
         if state.cache is None:
             return
-        if result.na_reason is not None and result.na_reason not in FINAL_NA:
+        reason = result.na_reason
+        if reason is not None and (reason not in FINAL_NA or reason in UNCACHED_FINAL):
             return
         state.cache.put(
             p.key,
@@ -619,7 +684,10 @@ class LLMEngine:
     ) -> LLMResult:
         """Ask one request: validate, re-ask on invalid answers, return the result.
 
-        ``first`` is an answer already obtained (a batch output line) to validate first.
+        A re-ask sends the original messages plus one short corrective user message (see
+        :func:`~preference_dissect.annotators.llm.structured.corrective_message`), not the
+        conversation so far. ``first`` is an answer already obtained (a batch output line) to
+        validate first.
         """
         messages = list(p.messages)
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
@@ -631,7 +699,9 @@ class LLMEngine:
             else:
                 reply = await self._call(client, p, messages, state)
             if isinstance(reply, Failure):
-                return LLMResult(p.request.key, None, None, reply.reason, usage)
+                return LLMResult(
+                    p.request.key, None, None, reply.reason, usage, detail=reply.detail
+                )
             usage["prompt_tokens"] += reply.prompt_tokens
             usage["completion_tokens"] += reply.completion_tokens
             verdict = validate_answer(reply.text, reply.finish_reason, reply.refusal, p.schema)
@@ -648,10 +718,11 @@ class LLMEngine:
             if verdict.reason == "refused" or round_ == self.config.max_invalid:
                 break
             self._stats.reasks += 1
+            # the original messages plus one short correction (quoting a cut excerpt of the
+            # invalid answer): every attempt is the size of the first, never growing
             messages = [
-                *messages,
-                {"role": "assistant", "content": reply.text or ""},
-                {"role": "user", "content": corrective_message(verdict)},
+                *p.messages,
+                {"role": "user", "content": corrective_message(verdict, reply.text)},
             ]
         assert isinstance(reply, Reply)
         return LLMResult(
@@ -737,6 +808,9 @@ class LLMEngine:
             mode = self._current_mode()
             body = self.request_body(p, messages, mode)
             est = estimate_body_tokens(body)
+            too_long = self.context_detail(est, p)
+            if too_long is not None:
+                return Failure("context_overflow", too_long)
             worst = state.budget.worst_case(est, p.max_tokens)
             if not await state.budget.acquire(worst):
                 return Failure("cost_cap")
@@ -750,33 +824,12 @@ class LLMEngine:
             except openai.APIConnectionError:
                 reason = "connection"
             except openai.APIStatusError as exc:
-                status = exc.status_code
-                reason = f"http_{status}"
-                message = str(getattr(exc, "message", "") or exc).lower()
-                if (
-                    p.schema is not None
-                    and status in (400, 422, 500)
-                    and any(w in message for w in _FORMAT_WORDS)
-                    and self._downgrade(mode)
-                ):
+                reason = f"http_{exc.status_code}"
+                final = self._status_failure(exc, p, mode)
+                if final is _DOWNGRADED:
                     continue  # the server rejected the response format: try the next mode
-                if status in (401, 403):
-                    raise InputError(
-                        f"{self.host} refused the API key (HTTP {status}); check "
-                        f"${self.config.api_key_env}"
-                    ) from None
-                if status == 404:
-                    raise InputError(
-                        f"{self.host} answered HTTP 404 for model "
-                        f"{self.config.model!r}: check the model name and base URL"
-                    ) from None
-                if status == 429 and "insufficient_quota" in json.dumps(exc.body, default=str):
-                    raise InputError(
-                        f"{self.host} says the account has no quota left (HTTP 429 "
-                        "insufficient_quota); retrying will not help"
-                    ) from None
-                if not is_retryable_status(status):
-                    return Failure(reason)
+                if final is not None:
+                    return final
                 delay = parse_retry_after(exc.response.headers)
             else:
                 return self._accept(resp, p, state, est)
@@ -789,6 +842,40 @@ class LLMEngine:
             attempt += 1
             self._stats.retries += 1
             await asyncio.sleep(delay)
+
+    def _status_failure(self, exc: Any, p: Prepared, mode: str) -> Failure | None:
+        """Read an HTTP error: ``None`` when worth retrying, a final :class:`Failure`
+        (``context_overflow`` with the server's message, ``http_NNN``), or ``_DOWNGRADED``
+        after a rejected response format. A refused key, an unknown model or an exhausted
+        quota raise :class:`~preference_dissect.errors.InputError`.
+        """
+        status = exc.status_code
+        overflow = context_overflow_detail(exc) if status not in (401, 403, 404, 429) else None
+        if overflow is not None:
+            return Failure("context_overflow", overflow)
+        message = str(getattr(exc, "message", "") or exc).lower()
+        if (
+            p.schema is not None
+            and status in (400, 422, 500)
+            and any(w in message for w in _FORMAT_WORDS)
+            and self._downgrade(mode)
+        ):
+            return _DOWNGRADED
+        if status in (401, 403):
+            raise InputError(
+                f"{self.host} refused the API key (HTTP {status}); check ${self.config.api_key_env}"
+            ) from None
+        if status == 404:
+            raise InputError(
+                f"{self.host} answered HTTP 404 for model "
+                f"{self.config.model!r}: check the model name and base URL"
+            ) from None
+        if status == 429 and "insufficient_quota" in json.dumps(exc.body, default=str):
+            raise InputError(
+                f"{self.host} says the account has no quota left (HTTP 429 "
+                "insufficient_quota); retrying will not help"
+            ) from None
+        return None if is_retryable_status(status) else Failure(f"http_{status}")
 
     def _accept(
         self, resp: dict[str, Any], p: Prepared, state: _RunState, est_prompt_tokens: int = 0
