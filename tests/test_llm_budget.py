@@ -3,6 +3,7 @@ reservations, scaling on observed usage). Real HTTP to the loopback server."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -44,7 +45,8 @@ def server():
 
 
 def engine_for(server, tmp_path, **kw) -> LLMEngine:
-    cfg = GenerateConfig(model="loopback-model", base_url=server.base_url, **kw)
+    kw.setdefault("model", "loopback-model")
+    cfg = GenerateConfig(base_url=server.base_url, **kw)
     return LLMEngine(cfg, CacheConfig(cache_dir=tmp_path / "cache"), progress=False)
 
 
@@ -130,3 +132,109 @@ def test_reservations_scale_up_when_the_server_counts_more_tokens(tmp_path):
         assert engine.stats.requests == 1 and engine.stats.failures == {"cost_cap": 2}
         assert engine.stats.cost_usd == pytest.approx(actual, abs=1e-12)
         assert engine.stats.cost_usd <= cap
+
+
+# ---------------------------------------------------------------------- the budget gate
+@pytest.fixture(scope="module")
+def plain():
+    """A loopback server with the default responder (schema-valid JSON answers)."""
+    with OpenAIServer() as srv:
+        yield srv
+
+
+def cli_args(server, tmp_path, command="annotate", *extra, annotator="sharma24"):
+    ann = ("--annotator", annotator) if command != "classify" else ()
+    return (
+        command, "bundled:hh-rlhf", "--limit", "2", *ann,
+        *server.cli_flags(tmp_path / "cache", model="gpt-4o-mini"), "--max-tokens", "100",
+        "--out", tmp_path / "out.parquet", "--no-progress", *extra,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["annotate", "classify"])
+def test_estimate_above_the_cap_stops_before_spending(cli, plain, tmp_path, command):
+    plain.reset()
+    res = cli(*cli_args(plain, tmp_path, command, "--max-cost", "0.0001"))
+    assert res.returncode == 2, res.stderr
+    [line] = [x for x in res.stderr.splitlines() if "error" in x]
+    assert line.startswith(f"prefdissect {command}: error: the pre-flight estimate is up to $")
+    assert "above --max-cost $0.0001" in line
+    for words in ("raise --max-cost", "lower --max-tokens or --limit", "--allow-partial"):
+        assert words in line
+    assert "Traceback" not in res.stderr
+    assert not plain.chat_requests() and not (tmp_path / "out.parquet").exists()
+
+
+def test_library_entry_points_gate_like_the_cli(plain, tmp_path):
+    from preference_dissect.annotators.runner import annotate_pairs
+    from preference_dissect.errors import CostCapError
+    from preference_dissect.load import load_source
+
+    plain.reset()
+    pairs = load_source("bundled:hh-rlhf", limit=2).pairs
+    engine = engine_for(plain, tmp_path, model="gpt-4o-mini", max_cost_usd=0.0001)
+    with pytest.raises(CostCapError, match=r"above --max-cost \$0\.0001 \(max_cost_usd\)"):
+        annotate_pairs(pairs, "sharma24", engine)
+    assert not plain.chat_requests() and engine.total_stats.requests == 0
+
+
+def test_allow_partial_spends_up_to_the_cap_and_a_rerun_pays_only_the_rest(cli, plain, tmp_path):
+    plain.reset()
+    cap = 0.0006  # sharma24 on 2 pairs: 12 calls of ~$0.0002 at most each, ~$0.0001 real
+    res = cli(*cli_args(plain, tmp_path, "annotate", "--max-cost", str(cap),
+                        "--allow-partial", "--concurrency", "1", "--json"))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    first = json.loads(res.stdout)
+    sent = first["requests"]
+    assert 0 < sent < 12 and first["failures"] == {"cost_cap": 12 - sent}
+    assert sent == len(plain.chat_requests()) and first["cost_usd"] <= cap
+    res = cli(*cli_args(plain, tmp_path, "annotate", "--max-cost", "1", "--json"))
+    again = json.loads(res.stdout)
+    assert again["requests"] == 12 - sent and again["cache_hits"] == sent
+    assert len(plain.chat_requests()) == 12
+
+
+@pytest.mark.parametrize("annotator", ["sharma24", "gair29"])
+def test_annotate_with_every_value_na_exits_1_and_writes_nothing(cli, tmp_path, annotator):
+    from preference_dissect.testing.openai_server import Fault
+
+    with OpenAIServer(faults=[Fault("status", status=400, times=None)]) as srv:
+        res = cli(*cli_args(srv, tmp_path, "annotate", annotator=annotator))
+        sent = len(srv.chat_requests())
+    assert res.returncode == 1, res.stderr
+    line = res.stderr.strip().splitlines()[-1]
+    n_values = {"sharma24": 2 * 24 * 2, "gair29": 2 * 28 * 2}[annotator]  # not gair29's lengthy
+    assert line.startswith(
+        f"prefdissect annotate: error: no usable output: {annotator}: all {n_values} "
+        "model-measured values are NA ("
+    )
+    assert "http_error" in line and "nothing written" in line and "Traceback" not in res.stderr
+    assert sent > 0 and not (tmp_path / "out.parquet").exists()
+
+
+def test_annotate_with_a_zero_cap_and_allow_partial_exits_1(cli, plain, tmp_path):
+    plain.reset()
+    res = cli(*cli_args(plain, tmp_path, "annotate", "--max-cost", "0", "--allow-partial"))
+    assert res.returncode == 1 and not plain.chat_requests()
+    assert res.stderr.strip().splitlines()[-1] == (
+        "prefdissect annotate: error: no usable output: sharma24: all 96 model-measured values "
+        "are NA (cost_cap 96); nothing written (answers already obtained are cached: a re-run "
+        "pays nothing twice)"
+    )
+
+
+def test_run_gates_before_spending(cli, plain, tmp_path):
+    plain.reset()
+    out = tmp_path / "run"
+    res = cli(
+        "run", "bundled:arena", "--limit", "12", "--annotator", "sharma24", "--classify",
+        "never", *plain.cli_flags(tmp_path / "cache", model="gpt-4o-mini"),
+        "--max-cost", "0.0001", "--no-report", "--out", out,
+    )  # fmt: skip
+    assert res.returncode == 2, res.stderr
+    assert (
+        res.stderr.strip()
+        .splitlines()[-1]
+        .startswith("prefdissect run: error: the pre-flight estimate is up to $")
+    )
+    assert not plain.chat_requests() and not (out / "annotations.parquet").exists()

@@ -85,15 +85,17 @@ def run(args: argparse.Namespace) -> int:
     pairs = dataset.pairs
 
     engine = None
+    note = " (later stages approximated)" if annotator.name == "gair29" else ""
+
+    def announce(estimate: Any) -> None:
+        print(f"estimate{note}: {estimate.describe()}", file=sys.stderr)
+
     if annotator.needs_llm:
         engine = build_engine(args)
-        estimate = engine.estimate(annotator.planned_requests(pairs))
-        note = " (later stages approximated)" if annotator.name == "gair29" else ""
-        print(f"estimate{note}: {estimate.describe()}", file=sys.stderr)
     else:
         print(f"estimate: {len(pairs)} pairs, offline rules: 0 requests, $0", file=sys.stderr)
 
-    table, summary = annotate_pairs(pairs, annotator, engine)
+    table, summary = annotate_pairs(pairs, annotator, engine, announce=announce)
     out = Path(args.out)
     write_parquet(table, out)
     summary["out"] = str(out)

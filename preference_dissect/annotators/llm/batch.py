@@ -97,6 +97,30 @@ async def _download(engine: LLMEngine, client: Any, file_id: str | None) -> list
     return [json.loads(line) for line in content.text.splitlines() if line.strip()]
 
 
+def _admit(
+    engine: LLMEngine,
+    remaining: list[Prepared],
+    state: _RunState,
+    reserved: dict[str, float],
+    finish: Callable[[Prepared, LLMResult], None],
+) -> list[Prepared]:
+    """The requests to submit: those that fit the context window and whose worst case can be
+    reserved now (recorded in ``reserved``); the others are finished as NA at once."""
+    affordable = []
+    for p in remaining:
+        too_long = engine.context_detail(p.est_prompt_tokens, p)
+        if too_long is not None:
+            finish(p, LLMResult(p.request.key, None, None, "context_overflow", detail=too_long))
+            continue
+        worst = state.budget.worst_case(p.est_prompt_tokens, p.max_tokens)
+        if state.budget.reserve(worst):
+            reserved[p.key] = worst
+            affordable.append(p)
+        else:
+            finish(p, LLMResult(p.request.key, None, None, "cost_cap"))
+    return affordable
+
+
 async def run_batch(
     engine: LLMEngine,
     client: Any,
@@ -127,18 +151,7 @@ async def run_batch(
                 jobs.append((batch_id, keys))
                 wanted.difference_update(keys)
         remaining = [p for p in todo if p.key in wanted]
-    affordable = []
-    for p in remaining:
-        too_long = engine.context_detail(p.est_prompt_tokens, p)
-        if too_long is not None:
-            finish(p, LLMResult(p.request.key, None, None, "context_overflow", detail=too_long))
-            continue
-        worst = state.budget.worst_case(p.est_prompt_tokens, p.max_tokens)
-        if state.budget.reserve(worst):
-            reserved[p.key] = worst
-            affordable.append(p)
-        else:
-            finish(p, LLMResult(p.request.key, None, None, "cost_cap"))
+    affordable = _admit(engine, remaining, state, reserved, finish)
     if affordable:
         jobs += await _submit(engine, client, affordable, state)
 

@@ -44,6 +44,7 @@ _CONFIG_FIELDS = {
     "batch": "batch",
     "http_backend": "http_backend",
     "max_context": "max_context",
+    "allow_partial": "allow_partial",
 }
 
 
@@ -117,24 +118,7 @@ def add_llm_arguments(
             default="auto",
             help="structured-output mode (auto falls back json_schema -> json_object -> text)",
         )
-    g.add_argument(
-        "--max-cost",
-        type=float,
-        default=None,
-        metavar="USD",
-        help="spending cap in dollars; calls past it are NA 'cost_cap'",
-    )
-    g.add_argument(
-        "--max-context",
-        type=int,
-        default=None,
-        metavar="TOKENS",
-        help=(
-            "the model's context window; a request whose prompt estimate + --max-tokens "
-            "exceeds it is NA 'context_overflow' without being sent (default: the price "
-            "table's value for known models, else no check)"
-        ),
-    )
+    _add_limit_arguments(g)
     if "--batch" not in exclude:
         g.add_argument(
             "--batch", action="store_true", help="use the OpenAI Batch API (50%% cheaper)"
@@ -156,6 +140,39 @@ def add_llm_arguments(
         "--refresh",
         action="store_true",
         help="ignore cached answers and overwrite them with fresh ones",
+    )
+
+
+def _add_limit_arguments(g: argparse._ArgumentGroup) -> None:
+    """``--max-cost``, ``--allow-partial`` and ``--max-context``: what a run may spend and send."""
+    g.add_argument(
+        "--max-cost",
+        type=float,
+        default=None,
+        metavar="USD",
+        help=(
+            "spending cap in dollars: a run whose pre-flight estimate is above it stops before "
+            "spending (see --allow-partial); calls are never sent past it"
+        ),
+    )
+    g.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help=(
+            "run even when the estimate is above --max-cost: stop sending at the cap and "
+            "leave the rest NA 'cost_cap'"
+        ),
+    )
+    g.add_argument(
+        "--max-context",
+        type=int,
+        default=None,
+        metavar="TOKENS",
+        help=(
+            "the model's context window; a request whose prompt estimate + --max-tokens "
+            "exceeds it is NA 'context_overflow' without being sent (default: the price "
+            "table's value for known models, else no check)"
+        ),
     )
 
 

@@ -73,6 +73,10 @@ class GenerateConfig:
         conservative prompt estimate plus ``max_tokens`` exceeds it is NA ``context_overflow``
         without being sent. ``None``: the price table's ``context`` column for known models,
         else no check (the server's own HTTP 400 is still read as ``context_overflow``).
+    allow_partial : bool
+        Run even when the pre-flight estimate (:meth:`LLMEngine.preflight`) is above
+        ``max_cost_usd``: calls stop at the cap and the rest are NA ``cost_cap``. Without it
+        such a run stops before spending anything.
     """
 
     model: str
@@ -94,6 +98,7 @@ class GenerateConfig:
     batch_timeout_s: float = 24 * 3600.0
     http_backend: str = "aiohttp"
     max_context: int | None = None
+    allow_partial: bool = False
 
     def __post_init__(self) -> None:
         if self.structured not in STRUCTURED_MODES:
@@ -122,7 +127,8 @@ class GenerateConfig:
         """The settings that change what the model answers (for run-stage fingerprints).
 
         Model, server, decoding and structured-output mode; not concurrency, retries,
-        timeouts, the cost cap, batch mode or the HTTP transport, which change only how (or
+        timeouts, the cost cap (nor ``allow_partial``), batch mode or the HTTP transport, which
+        change only how (or
         whether) an answer is fetched. The base URL is recorded without user info;
         ``max_context`` only when set (it decides which requests are sent at all).
         """

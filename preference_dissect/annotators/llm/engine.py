@@ -50,7 +50,7 @@ from preference_dissect.annotators.llm.structured import (
     validate_answer,
     with_instruction,
 )
-from preference_dissect.errors import InputError
+from preference_dissect.errors import CostCapError, InputError
 from preference_dissect.urls import host_port, split_userinfo
 
 #: NA reasons that are final (the same request would fail again): cached so re-runs don't
@@ -376,6 +376,7 @@ class LLMEngine:
             "logprobs": cfg.logprobs,
             "top_logprobs": cfg.top_logprobs,
             "max_cost_usd": cfg.max_cost_usd,
+            "allow_partial": cfg.allow_partial,
             "max_context": self.max_context,
             "price_per_m_tokens": {
                 "input": self.price.input_per_m,
@@ -440,6 +441,25 @@ class LLMEngine:
             finally:
                 cache.close()
         return self._estimate(prepared, hits)
+
+    def preflight(self, requests: Sequence[LLMRequest]) -> CostEstimate:
+        """The pre-flight estimate, and the budget gate: call it before spending anything.
+
+        Returns :meth:`estimate`. Raises :class:`~preference_dissect.errors.CostCapError`
+        when the worst-case dollars are above ``max_cost_usd`` and ``allow_partial`` is off.
+        Library entry points (``annotate_pairs``, ``classify_pairs``, ``judge_pairs``) call it
+        with every request they plan, later stages approximated.
+        """
+        est = self.estimate(requests)
+        cap = self.config.max_cost_usd
+        if cap is not None and est.usd > cap + 1e-12 and not self.config.allow_partial:
+            raise CostCapError(
+                f"the pre-flight estimate is up to ${est.usd:.4f} for {est.calls} call(s) "
+                f"({est.cache_hits} cached), above --max-cost ${cap:.4f} (max_cost_usd): "
+                "raise --max-cost, lower --max-tokens or --limit, or pass --allow-partial "
+                "(allow_partial=True) to spend up to the cap and leave the rest NA 'cost_cap'"
+            )
+        return est
 
     def run(
         self, requests: Sequence[LLMRequest], description: str = "annotating"
