@@ -167,3 +167,32 @@ def test_llama_cpp_reasks_and_max_context(llama_server, tmp_path):
     assert fits.na_reason in {None, "invalid_json", "schema_validation", "truncated"}
     assert engine.stats.requests == 1 + engine.stats.reasks + 1  # + the json_schema probe
     assert not any(r.startswith("http") for r in engine.stats.failures)
+
+
+@pytest.mark.llama
+@pytest.mark.slow
+def test_gair29_reasks_on_llama_cpp_end_without_http_errors(cli, llama_server, tmp_path):
+    """The reported case: gair29 on llama.cpp's 2,048-token context with 400-token answers.
+    Re-asks used to append each invalid answer until HTTP 400 (36 of 63 rows http_error on
+    this pair); now every attempt is the size of the first."""
+    from preference_dissect.load import load_source
+    from preference_dissect.load.schema import PairDataset, write_dataset
+
+    ds = load_source("bundled:hh-rlhf", limit=60)
+    p = ds.pairs
+    size = p["prompt"].str.len() + p["response_a"].str.len() + p["response_b"].str.len()
+    keep = p.loc[size.nsmallest(1).index, "pair_id"]
+    one = tmp_path / "one.parquet"
+    write_dataset(
+        PairDataset(p[p["pair_id"].isin(keep)], ds.labels[ds.labels["pair_id"].isin(keep)]), one
+    )
+    res = cli(
+        "annotate", one, "--annotator", "gair29", "--model", llama_server.model,
+        "--base-url", llama_server.base_url, "--max-tokens", "400", "--no-cache",
+        "--out", tmp_path / "g.parquet", "--json", "--no-progress", timeout=1500,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert not any(r.startswith("http") for r in summary["failures"]), summary["failures"]
+    table = pd.read_parquet(tmp_path / "g.parquet")
+    assert len(table) == 29 * 2 + 5 and not (table["na_reason"] == "http_error").any()
