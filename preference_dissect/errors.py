@@ -49,3 +49,42 @@ class InputError(Exception):
             parts.append(f"field '{self.field}'")
         parts.append(self.message)
         return ": ".join(parts)
+
+
+class CostCapError(InputError):
+    """The pre-flight cost estimate is above the spending cap (``--max-cost``).
+
+    Raised before anything is spent, unless partial runs are allowed (``--allow-partial``).
+    An :class:`InputError`: the CLI exits with code 2.
+    """
+
+
+class NoUsableOutputError(Exception):
+    """A stage ended with no usable output (every value NA, no label at all).
+
+    The CLI prints the one-line message and exits with code 1 (2 is bad input); nothing is
+    written. Answers already obtained stay in the LLM cache, so a re-run pays nothing twice.
+
+    Parameters
+    ----------
+    what : str
+        What was produced, e.g. ``"annotate: all 58 values are NA"``.
+    reasons : mapping of str to int
+        NA reasons and their counts.
+    output : Any, optional
+        The (unusable) result, for library callers that want to look at it.
+    """
+
+    def __init__(self, what: str, reasons: dict[str, int], *, output: object = None) -> None:
+        self.reasons = dict(reasons)
+        self.output = output
+        counts = ", ".join(f"{r} {n}" for r, n in sorted(self.reasons.items())) or "no reason"
+        self.message = (
+            f"no usable output: {what} ({counts}); nothing written (answers already obtained "
+            "are cached: a re-run pays nothing twice)"
+        )
+        super().__init__(self.message)
+
+    def one_line(self) -> str:
+        """The message on one line."""
+        return " ".join(self.message.split())

@@ -42,8 +42,8 @@ Fields of ``manifest.json``
 
 API keys never reach the file: values of keys named like ``api_key`` / ``authorization`` /
 ``secret`` / ``password``, ``sk-...`` strings, ``Bearer`` tokens, ``--api-key`` arguments and the
-values of secret-looking environment variables are replaced by ``"[redacted]"``
-(:func:`scrub`).
+values of secret-looking environment variables are replaced by ``"[redacted]"``, and user info in
+URLs (``http://user:password@host``) is dropped (:func:`scrub`).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ from urllib.parse import urlsplit
 
 from preference_dissect.errors import InputError
 from preference_dissect.io import write_json
+from preference_dissect.urls import redact_urls
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -134,6 +135,7 @@ def scrub_text(text: str, extra_secrets: Iterable[str] = ()) -> str:
     for secret in [*extra_secrets, *_secret_env_values()]:
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
+    text = redact_urls(text)  # http://user:password@host -> http://host
     for pattern, repl in _SECRET_VALUE_RES:
         text = pattern.sub(repl, text)
     return text
@@ -357,9 +359,14 @@ class Manifest:
         return m
 
     def add_secret(self, secret: str | None) -> None:
-        """Register an exact string (e.g. the API key in use) that must never be written."""
-        if secret:
-            self._secrets.append(secret)
+        """Register an exact string (e.g. the API key in use) that must never be written.
+
+        The string without surrounding whitespace is registered too (a key pasted with a
+        trailing newline is sent stripped).
+        """
+        for value in dict.fromkeys((secret or "", (secret or "").strip())):
+            if value:
+                self._secrets.append(value)
 
     def set_input(
         self,
@@ -523,7 +530,8 @@ class Manifest:
             requests=int(usage.get("requests", 0) or 0),
             cost_usd=usage.get("cost_usd") if priced else None,
         )
-        extra = {k: usage[k] for k in ("cache_hits", "failures", "retries", "reasks") if k in usage}
+        keys = ("cache_hits", "failures", "details", "retries", "reasks")
+        extra = {k: usage[k] for k in keys if k in usage}
         self.data["settings"][f"{stage}.llm"] = {**facts, **extra}
 
     def record_stage(self, name: str, seconds: float, **facts: Any) -> None:

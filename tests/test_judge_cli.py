@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from preference_dissect.cli.judge import calls_path_for
 from preference_dissect.load import load_source
 from preference_dissect.load.schema import LABEL_COLUMNS, read_dataset, write_dataset
 from preference_dissect.testing.openai_server import ChatRequest, Fault, OpenAIServer, Reply
@@ -243,27 +244,25 @@ def test_orders_single_and_cost_cap(cli, pairs_path, tmp_path):
         assert summary["consistency"] is None and summary["first_slot_rate"] == 1.0
 
         server.reset()
-        # a loader SOURCE works as PAIRS too; a priced model with a $0 cap sends nothing
-        res = cli(
-            "judge",
-            "bundled:hh-rlhf",
-            "--limit",
-            "3",
-            "--model",
-            "gpt-4o",
-            "--base-url",
-            server.base_url,
-            "--max-cost",
-            "0",
-            "--no-cache",
-            "--out",
-            tmp_path / "capped.parquet",
-            "--json",
+        # a loader SOURCE works as PAIRS too; a priced model with a $0 cap sends nothing: the
+        # pre-flight gate stops it (exit 2); with --allow-partial it runs, every call is NA
+        # cost_cap, and zero labels is no usable output (exit 1); nothing is written
+        capped = tmp_path / "capped.parquet"
+        args = ("judge", "bundled:hh-rlhf", "--limit", "3", "--model", "gpt-4o",
+                "--base-url", server.base_url, "--max-cost", "0", "--no-cache",
+                "--out", capped)  # fmt: skip
+        res = cli(*args)
+        assert res.returncode == 2, res.stderr
+        assert "above --max-cost $0.0000" in res.stderr and "--allow-partial" in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and not server.chat_requests()
+        res = cli(*args, "--allow-partial", "--no-progress")
+        assert res.returncode == 1 and not server.chat_requests()
+        assert res.stderr.strip() == (
+            "prefdissect judge: error: no usable output: judge: 0 labels for 3 pairs "
+            "(cost_cap 6); nothing written (answers already obtained are cached: a re-run "
+            "pays nothing twice)"
         )
-        assert res.returncode == 0, res.stderr
-        capped = json.loads(res.stdout)
-        assert capped["pairs"] == 3 and capped["requests"] == 0 and not server.chat_requests()
-        assert capped["labels"] == 0 and capped["failures"] == {"cost_cap": 2 * capped["pairs"]}
+        assert not capped.exists() and not calls_path_for(capped).exists()
 
 
 def test_bad_input_is_one_line_exit_2(cli, pairs_path, tmp_path):

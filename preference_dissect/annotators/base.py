@@ -37,10 +37,14 @@ def engine_na_reason(reason: str | None) -> str:
     """Map an engine failure reason to the annotations table vocabulary.
 
     ``invalid_json`` / ``schema_validation`` / ``truncated`` become ``parse_failed``,
-    ``http_*`` / transport errors become ``http_error``; anything else (``cost_cap``...) is kept.
+    ``http_*`` / transport errors become ``http_error``; ``context_overflow`` (the request does
+    not fit the model's context window, whether the server said so in an HTTP 400 or the
+    pre-flight check did) stays itself, as does anything else (``cost_cap``...).
     """
     if reason is None:
         return "parse_failed"
+    if reason == "context_overflow":
+        return reason
     if reason in ("invalid_json", "schema_validation", "truncated", "parse_failed", "empty"):
         return "parse_failed"
     if reason.startswith(("http", "connection", "timeout", "transport")):
@@ -77,10 +81,20 @@ class RowBuffer:
         self._cols["raw"].append(raw if isinstance(raw, str) else to_raw(raw))
 
     def add_failed(
-        self, pair_id: str, attribute: str, side: str, na_reason: str | None, engine_reason: Any
+        self,
+        pair_id: str,
+        attribute: str,
+        side: str,
+        na_reason: str | None,
+        engine_reason: Any,
+        detail: str | None = None,
     ) -> None:
-        """Add an NA row for a failed call, keeping the engine's own reason in ``raw``."""
-        self.add(pair_id, attribute, side, None, na_reason, raw={"engine_reason": engine_reason})
+        """Add an NA row for a failed call, keeping the engine's own reason in ``raw`` (and the
+        server's message, e.g. of a ``context_overflow``, as ``raw.detail``)."""
+        raw = {"engine_reason": engine_reason}
+        if detail:
+            raw["detail"] = detail
+        self.add(pair_id, attribute, side, None, na_reason, raw=raw)
 
     def add_many(
         self,

@@ -225,7 +225,7 @@ class Gair29Annotator(Annotator):
         self._error_rows(buf, pid, by_key[f"{pid}:errors"], references.get(pid) is not None)
         check_result = by_key[f"{pid}:query_check"]
         check, reason = result_value(check_result)
-        self._query_rows(buf, pid, check, reason)
+        self._query_rows(buf, pid, check, reason, check_result)
         self._conditional_rows(buf, pid, check, reason, by_key.get(f"{pid}:conditional"))
         for attr in self.rule:
             for side in SIDES:
@@ -239,7 +239,7 @@ class Gair29Annotator(Annotator):
             rated = self._rated_name(attr)
             for side in SIDES:
                 if parsed is None:
-                    buf.add_failed(pid, attr.name, side, reason, result.na_reason)
+                    buf.add_failed(pid, attr.name, side, reason, result.na_reason, result.detail)
                 else:
                     value = getattr(getattr(parsed, f"response_{side}"), rated)
                     raw = {"rated_as": rated} if rated != attr.name else None
@@ -250,7 +250,7 @@ class Gair29Annotator(Annotator):
         for side in SIDES:
             if parsed is None:
                 for attr in self.errors:
-                    buf.add_failed(pid, attr.name, side, reason, result.na_reason)
+                    buf.add_failed(pid, attr.name, side, reason, result.na_reason, result.detail)
                 continue
             check = getattr(parsed, f"response_{side}")
             raw = {
@@ -266,11 +266,16 @@ class Gair29Annotator(Annotator):
                     buf.add(pid, attr.name, side, count, raw=raw)
 
     def _query_rows(
-        self, buf: RowBuffer, pid: str, check: QueryCheck | None, reason: str | None
+        self,
+        buf: RowBuffer,
+        pid: str,
+        check: QueryCheck | None,
+        reason: str | None,
+        result: LLMResult,
     ) -> None:
         if check is None:
             for flag in QUERY_FLAGS:
-                buf.add(pid, flag, "query", None, reason)
+                buf.add_failed(pid, flag, "query", reason, result.na_reason, result.detail)
             return
         flags = query_flags(check)
         lists = {
@@ -302,7 +307,8 @@ class Gair29Annotator(Annotator):
                     buf.add(pid, attr.name, side, None, "not_triggered")
                 elif parsed is None:
                     engine_reason = result.na_reason if result is not None else None
-                    buf.add_failed(pid, attr.name, side, reason, engine_reason)
+                    detail = result.detail if result is not None else None
+                    buf.add_failed(pid, attr.name, side, reason, engine_reason, detail)
                 else:
                     answer = getattr(parsed, attr.name)
                     if attr.name in PER_ITEM:

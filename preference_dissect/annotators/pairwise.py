@@ -103,7 +103,7 @@ class PairwiseAnnotator(Annotator):
                     parsed, reason = result_value(res)
                     for name in names:
                         if parsed is None:
-                            buf.add_failed(pid, name, order, reason, res.na_reason)
+                            buf.add_failed(pid, name, order, reason, res.na_reason, res.detail)
                         else:
                             verdict = getattr(parsed, name)
                             buf.add(

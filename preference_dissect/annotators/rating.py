@@ -94,7 +94,7 @@ class RatingAnnotator(Annotator):
                 for name in names:
                     for side in ("a", "b"):
                         if parsed is None:
-                            buf.add_failed(pid, name, side, reason, res.na_reason)
+                            buf.add_failed(pid, name, side, reason, res.na_reason, res.detail)
                         else:
                             buf.add(
                                 pid, name, side, getattr(getattr(parsed, f"response_{side}"), name)

@@ -11,19 +11,29 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from preference_dissect.annotators.base import Annotator
 from preference_dissect.annotators.registry import get_annotator
-from preference_dissect.errors import InputError
+from preference_dissect.errors import InputError, NoUsableOutputError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from preference_dissect.annotators.llm import LLMEngine
+    from preference_dissect.annotators.llm import CostEstimate, LLMEngine
     from preference_dissect.load.schema import PairDataset
 
-ZERO_STATS = {"requests": 0, "cache_hits": 0, "failures": {}, "tokens": 0, "cost_usd": 0.0}
+#: NA reasons of rows the model did answer (the attribute does not apply to the pair).
+ANSWERED_NA = frozenset({"not_applicable", "not_triggered"})
+ZERO_STATS = {
+    "requests": 0,
+    "cache_hits": 0,
+    "failures": {},
+    "failure_details": {},
+    "tokens": 0,
+    "cost_usd": 0.0,
+}
 
 
 def read_pairs(source: str | os.PathLike[str], limit: int | None = None) -> PairDataset:
@@ -53,14 +63,16 @@ def _has_load_source() -> bool:
 
 
 def engine_stats(engine: LLMEngine | None) -> dict[str, Any]:
-    """The ``--json`` usage block: requests sent, cache hits, failures, tokens, dollars."""
+    """The ``--json`` usage block: requests sent, cache hits, failures (with the first server
+    message per reason, e.g. of a ``context_overflow``), tokens, dollars."""
     if engine is None:
-        return dict(ZERO_STATS, failures={})
+        return dict(ZERO_STATS, failures={}, failure_details={})
     s = getattr(engine, "total_stats", None) or engine.stats  # every run, not just the last
     return {
         "requests": s.requests,
         "cache_hits": s.cache_hits,
         "failures": dict(s.failures),
+        "failure_details": dict(s.details),
         "tokens": s.prompt_tokens + s.completion_tokens,
         "prompt_tokens": s.prompt_tokens,
         "completion_tokens": s.completion_tokens,
@@ -73,10 +85,29 @@ def resolve_annotator(annotator: str | os.PathLike[str] | Annotator) -> Annotato
     return annotator if isinstance(annotator, Annotator) else get_annotator(annotator)
 
 
+def require_usable(table: pd.DataFrame, ann: Annotator) -> None:
+    """Raise :class:`~preference_dissect.errors.NoUsableOutputError` when an LLM annotator got no
+    answer at all: every model-measured value is NA for a failure (offline ``rule``
+    attributes such as gair29's ``lengthy`` do not count)."""
+    if not ann.needs_llm or table.empty:
+        return
+    llm_attrs = {a.name for a in ann.attribute_set.attributes if a.kind != "rule"}
+    rows = table[table["attribute"].isin(llm_attrs)]
+    answered = rows["value"].notna() | rows["na_reason"].isin(ANSWERED_NA)
+    if len(rows) and not answered.any():
+        reasons = rows["na_reason"].fillna("parse_failed").value_counts()
+        raise NoUsableOutputError(
+            f"{ann.name}: all {len(rows)} model-measured values are NA",
+            {str(k): int(v) for k, v in reasons.items()},
+            output=table,
+        )
+
+
 def annotate_pairs(
     pairs: pd.DataFrame,
     annotator: str | os.PathLike[str] | Annotator,
     engine: LLMEngine | None = None,
+    announce: Callable[[CostEstimate], None] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Annotate a canonical pair table.
 
@@ -88,18 +119,33 @@ def annotate_pairs(
         ``rules``, ``gair29``, ``sharma24``, an attribute-set YAML path, or an instance.
     engine : LLMEngine, optional
         Needed by every annotator except ``rules``.
+    announce : callable, optional
+        Receives the pre-flight estimate (:meth:`LLMEngine.preflight` of the annotator's
+        ``planned_requests``) before anything is sent.
 
     Returns
     -------
     (table, summary)
         The annotations table (with ``attrs`` naming the annotator and its version) and a
         summary: rows, NA counts by reason, engine usage, seconds.
+
+    Raises
+    ------
+    CostCapError
+        The estimate is above ``max_cost_usd`` (without ``allow_partial``); nothing was sent.
+    NoUsableOutputError
+        Every model-measured value is NA (see :func:`require_usable`).
     """
     ann = resolve_annotator(annotator)
     if ann.needs_llm and engine is None:
         raise InputError(f"annotator {ann.name!r} needs a model (give --model and --base-url)")
     start = time.perf_counter()
+    if ann.needs_llm and engine is not None:
+        estimate = engine.preflight(ann.planned_requests(pairs))
+        if announce is not None:
+            announce(estimate)
     table = ann.annotate(pairs, engine if ann.needs_llm else None)
+    require_usable(table, ann)
     table.attrs["annotator"] = {
         "name": ann.name,
         "version": ann.version,

@@ -159,6 +159,9 @@ def classify_pairs(
 
     With an engine, the LLM picks the fine label; a pair whose call fails falls back to the
     offline rules (``meta.scenario_method`` says which). Without an engine, offline rules only.
+    The engine's budget gate (:meth:`LLMEngine.preflight`) runs first: an estimate above
+    ``max_cost_usd`` raises :class:`~preference_dissect.errors.CostCapError` before any call
+    (unless ``allow_partial``).
 
     Returns
     -------
@@ -172,7 +175,9 @@ def classify_pairs(
     llm: dict[str, str] = {}
     failures: dict[str, int] = {}
     if engine is not None:
-        results = engine.run(scenario_requests(out), description="classifying scenarios")
+        requests = scenario_requests(out)
+        engine.preflight(requests)
+        results = engine.run(requests, description="classifying scenarios")
         for res in results:
             parsed, reason = result_value(res)
             if parsed is not None:

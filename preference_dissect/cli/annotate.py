@@ -85,15 +85,17 @@ def run(args: argparse.Namespace) -> int:
     pairs = dataset.pairs
 
     engine = None
+    note = " (later stages approximated)" if annotator.name == "gair29" else ""
+
+    def announce(estimate: Any) -> None:
+        print(f"estimate{note}: {estimate.describe()}", file=sys.stderr)
+
     if annotator.needs_llm:
         engine = build_engine(args)
-        estimate = engine.estimate(annotator.planned_requests(pairs))
-        note = " (later stages approximated)" if annotator.name == "gair29" else ""
-        print(f"estimate{note}: {estimate.describe()}", file=sys.stderr)
     else:
         print(f"estimate: {len(pairs)} pairs, offline rules: 0 requests, $0", file=sys.stderr)
 
-    table, summary = annotate_pairs(pairs, annotator, engine)
+    table, summary = annotate_pairs(pairs, annotator, engine, announce=announce)
     write_parquet(table, out)
     summary["out"] = str(out)
     if args.json:
@@ -103,13 +105,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def detail_lines(details: dict[str, str]) -> list[str]:
+    """``  REASON: what the server said`` for each NA reason with a message."""
+    return [f"  {reason}: {text}" for reason, text in sorted(details.items())]
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     na = ", ".join(f"{k} {v}" for k, v in sorted(summary["na"].items())) or "none"
     failures = ", ".join(f"{k} {v}" for k, v in sorted(summary["failures"].items())) or "none"
-    print(
+    lines = [
         f"{summary['annotator']} (version {summary['version']}): {summary['rows']} rows for "
-        f"{summary['pairs']} pairs; NA: {na}\n"
+        f"{summary['pairs']} pairs; NA: {na}",
         f"requests {summary['requests']}, cache hits {summary['cache_hits']}, failures {failures}, "
-        f"tokens {summary['tokens']}, cost ${summary['cost_usd']:.4f}\n"
-        f"wrote {summary['out']}"
-    )
+        f"tokens {summary['tokens']}, cost ${summary['cost_usd']:.4f}",
+        *detail_lines(summary.get("failure_details") or {}),
+        f"wrote {summary['out']}",
+    ]
+    print("\n".join(lines))

@@ -154,5 +154,6 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if summary["failures"]:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary["failures"].items()))
         lines.append(f"NA calls: {reasons}")
+        lines += [f"  {k}: {v}" for k, v in sorted(summary["failure_details"].items())]
     lines.append(f"wrote {summary['out']} and {summary['calls']}")
     print("\n".join(lines), file=sys.stdout)

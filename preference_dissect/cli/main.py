@@ -2,8 +2,10 @@
 
 Each sub-command lives in ``preference_dissect/cli/<name>.py`` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func(args) -> int``.
-User errors (:class:`~preference_dissect.errors.InputError`) print one line on stderr and
-exit with code 2, without a traceback.
+User errors (:class:`~preference_dissect.errors.InputError`, including a pre-flight cost
+estimate above ``--max-cost``) print one line on stderr and exit with code 2, without a
+traceback; a stage that produced nothing usable
+(:class:`~preference_dissect.errors.NoUsableOutputError`) prints one line and exits with code 1.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from preference_dissect import __version__
-from preference_dissect.errors import InputError
+from preference_dissect.errors import InputError, NoUsableOutputError
 
 #: Sub-commands in pipeline order.
 COMMANDS = (
@@ -62,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"prefdissect {args.command}: error: {exc.one_line()}", file=sys.stderr)
         return 2
+    except NoUsableOutputError as exc:
+        print(f"prefdissect {args.command}: error: {exc.one_line()}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"prefdissect {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from preference_dissect.annotators.llm import GenerateConfig, LLMEngine, LLMRequest, LLMResult
+from preference_dissect.errors import NoUsableOutputError
 from preference_dissect.judges.combine import ORDERS, combine_orders, original_p_a, single_winner
 from preference_dissect.judges.prompt import build_messages, prompt_version
 from preference_dissect.judges.scoring import SlotVerdict, score_cot, score_direct
@@ -295,8 +296,16 @@ def judge_pairs(
     JudgeRun
         Labels (validated against ``pairs``), per-call details and the summary, engine
         counters included.
+
+    Raises
+    ------
+    CostCapError
+        The pre-flight estimate is above ``max_cost_usd`` (without ``allow_partial``).
+    NoUsableOutputError
+        Not one pair got a label (the run is in the exception's ``output``).
     """
     requests = build_requests(pairs, options)
+    engine.preflight(requests)
     results = engine.run(requests, description=f"judging ({options.judge_name})")
     pair_ids = pairs["pair_id"].tolist()
     labels, calls = assemble(pair_ids, results, options)
@@ -308,8 +317,14 @@ def judge_pairs(
             "requests": stats.requests,
             "cache_hits": stats.cache_hits,
             "retries": stats.retries,
+            "failure_details": dict(stats.details),
             "tokens": stats.tokens,
             "cost_usd": round(stats.cost_usd, 6),
         }
     )
-    return JudgeRun(labels=labels, calls=calls, summary=summary)
+    outcome = JudgeRun(labels=labels, calls=calls, summary=summary)
+    if len(pair_ids) and labels.empty:
+        raise NoUsableOutputError(
+            f"judge: 0 labels for {len(pair_ids)} pairs", summary["failures"], output=outcome
+        )
+    return outcome

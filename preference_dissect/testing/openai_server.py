@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import math
 import random
 import re
 import signal
@@ -75,6 +76,18 @@ _REASONS = {
     503: "Service Unavailable",
 }
 _SCHEMA_IN_TEXT = re.compile(r"```json\s*(\{.*?\})\s*```", re.DOTALL)
+#: CJK ideographs, kana, hangul and full-width forms: one token per character or more.
+_CJK = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
+)
+
+
+def count_tokens(text: str, cjk_tokens_per_char: float = 1.0) -> int:
+    """The server's token count of a text: ``cjk_tokens_per_char`` per CJK character (one by
+    default, like GPT-4o's tokenizer), one per 4 other characters."""
+    cjk = len(_CJK.findall(text))
+    return math.ceil(cjk * cjk_tokens_per_char) + (len(text) - cjk) // 4
 
 
 @dataclass
@@ -248,12 +261,16 @@ class _HTTPError(Exception):
         message: str,
         headers: dict[str, str] | None = None,
         code: str | None = None,
+        kind: str = "loopback_error",
+        param: str | None = None,
     ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
         self.code = code
+        self.kind = kind
+        self.param = param
 
 
 class OpenAIServer:
@@ -277,6 +294,14 @@ class OpenAIServer:
         How long a batch stays ``in_progress`` before it completes.
     log_file : str, optional
         Also append every request-log entry as a JSON line to this file.
+    cjk_tokens_per_char : float
+        Prompt tokens the server counts (and reports in ``usage``) per CJK character; other
+        text counts one token per 4 characters (:func:`count_tokens`).
+    context_tokens : int, optional
+        A context window, enforced like llama-cpp-python's server: a chat call whose prompt
+        (as counted here) has ``context_tokens`` tokens or more gets HTTP 400 with code
+        ``context_length_exceeded`` and llama-cpp-python's message; a shorter one is answered
+        (the completion is clipped to the room left, which the default replies never need).
     """
 
     def __init__(
@@ -288,6 +313,8 @@ class OpenAIServer:
         port: int = 0,
         batch_delay_s: float = 0.2,
         log_file: str | None = None,
+        cjk_tokens_per_char: float = 1.0,
+        context_tokens: int | None = None,
     ) -> None:
         if not 0 <= latency_jitter_s <= latency_s:
             raise ValueError("latency_jitter_s must be between 0 and latency_s")
@@ -299,6 +326,8 @@ class OpenAIServer:
         self.port = port
         self.batch_delay_s = batch_delay_s
         self.log_file = log_file
+        self.cjk_tokens_per_char = cjk_tokens_per_char
+        self.context_tokens = context_tokens
         self.requests: list[dict[str, Any]] = []
         self.counters: Counter[str] = Counter()
         self.files: dict[str, dict[str, Any]] = {}
@@ -496,7 +525,8 @@ class OpenAIServer:
             payload = {
                 "error": {
                     "message": exc.message,
-                    "type": "loopback_error",
+                    "type": exc.kind,
+                    "param": exc.param,
                     "code": exc.code or status,
                 }
             }
@@ -544,6 +574,8 @@ class OpenAIServer:
             last_user=req.last_user,
             n_messages=len(messages),
         )
+        entry["prompt_tokens"] = self.prompt_tokens(messages)
+        self._check_context(entry["prompt_tokens"], body)
         fault = self._pick_fault(req)
         entry["fault"] = fault.kind if fault else None
         if sleep and self.latency_s:
@@ -566,6 +598,27 @@ class OpenAIServer:
             reply = self._apply_content_fault(fault.kind, req, reply)
         return 200, self._completion(req, reply), {}, req
 
+    def prompt_tokens(self, messages: list[dict[str, Any]]) -> int:
+        """The prompt tokens this server counts (and reports) for ``messages``."""
+        text = "".join(str(m.get("content") or "") for m in messages)
+        return max(1, count_tokens(text, self.cjk_tokens_per_char))
+
+    def _check_context(self, prompt_tokens: int, body: dict[str, Any]) -> None:
+        """HTTP 400 like llama-cpp-python's server when the prompt fills the context window."""
+        if self.context_tokens is None or prompt_tokens < self.context_tokens:
+            return
+        completion = int(body.get("max_tokens") or 0)
+        raise _HTTPError(
+            400,
+            f"This model's maximum context length is {self.context_tokens} tokens. However, "
+            f"you requested {prompt_tokens + completion} tokens ({prompt_tokens} in the "
+            f"messages, {completion} in the completion). Please reduce the length of the "
+            "messages or completion.",
+            code="context_length_exceeded",
+            kind="invalid_request_error",
+            param="messages",
+        )
+
     def _apply_content_fault(self, kind: str, req: ChatRequest, reply: Reply) -> Reply:
         if kind == "malformed_json":
             return Reply('{"this is": not valid json,, ', logprobs=reply.logprobs)
@@ -584,7 +637,6 @@ class OpenAIServer:
         return reply
 
     def _completion(self, req: ChatRequest, reply: Reply) -> dict[str, Any]:
-        prompt_chars = sum(len(str(m.get("content") or "")) for m in req.messages)
         message: dict[str, Any] = {
             "role": "assistant",
             "content": None if reply.refusal else reply.content,
@@ -601,7 +653,7 @@ class OpenAIServer:
             top_n = int(req.body.get("top_logprobs") or 1)
             choice["logprobs"] = {"content": _token_logprobs(reply, top_n), "refusal": None}
         completion_tokens = max(1, len(reply.content or "") // 4)
-        prompt_tokens = max(1, prompt_chars // 4)
+        prompt_tokens = self.prompt_tokens(req.messages)
         return {
             "id": f"chatcmpl-{req.serial}",
             "object": "chat.completion",

@@ -5,7 +5,7 @@ Use it like this::
     from preference_dissect.annotators.llm import GenerateConfig, LLMEngine, LLMRequest
 
     engine = LLMEngine(GenerateConfig(model="gpt-4o-mini", concurrency=16))
-    print(engine.estimate(requests).describe())
+    print(engine.preflight(requests).describe())  # raises CostCapError above the cap
     results = engine.run(requests)          # list[LLMResult], in request order
     engine.stats.as_dict()                  # requests sent, cache hits, failures, tokens, $
 
@@ -21,12 +21,18 @@ What it does for you:
   as NA with a reason;
 - a durable SQLite cache (content-addressed, written as each answer arrives) so a killed run
   resumes without losing or re-paying finished answers;
-- token/cost accounting from a price table, a pre-flight estimate, a spending cap and a
-  live progress bar;
+- token/cost accounting from a price table, a pre-flight estimate and budget gate
+  (``engine.preflight(requests)`` raises ``CostCapError`` above ``max_cost_usd`` unless
+  ``allow_partial``), a spending cap that is never crossed (conservative per-script token
+  estimates, in-flight reservations) and a live progress bar;
+- context windows: ``max_context`` (or the price table's) stops requests that cannot fit
+  before they are sent, and a server's "context length exceeded" is NA
+  ``context_overflow`` with its message; re-asks never grow the prompt;
 - OpenAI Batch API mode (``GenerateConfig(batch=True)``).
 
-The API key is read from the environment variable named by ``api_key_env`` and is never
-logged or written anywhere.
+The API key is read from the environment variable named by ``api_key_env`` (surrounding
+whitespace stripped, with a warning) and is never logged or written anywhere; user info in
+``base_url`` is sent as basic auth and stripped from everything recorded.
 """
 
 from preference_dissect.annotators.llm.cli_args import add_llm_arguments, configs_from_args

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from preference_dissect.annotators.llm.config import LLMResult
-from preference_dissect.annotators.llm.prices import estimate_prompt_tokens
 from preference_dissect.annotators.llm.retry import backoff_delay, is_retryable_status
 
 if TYPE_CHECKING:
@@ -98,6 +97,30 @@ async def _download(engine: LLMEngine, client: Any, file_id: str | None) -> list
     return [json.loads(line) for line in content.text.splitlines() if line.strip()]
 
 
+def _admit(
+    engine: LLMEngine,
+    remaining: list[Prepared],
+    state: _RunState,
+    reserved: dict[str, float],
+    finish: Callable[[Prepared, LLMResult], None],
+) -> list[Prepared]:
+    """The requests to submit: those that fit the context window and whose worst case can be
+    reserved now (recorded in ``reserved``); the others are finished as NA at once."""
+    affordable = []
+    for p in remaining:
+        too_long = engine.context_detail(p.est_prompt_tokens, p)
+        if too_long is not None:
+            finish(p, LLMResult(p.request.key, None, None, "context_overflow", detail=too_long))
+            continue
+        worst = state.budget.worst_case(p.est_prompt_tokens, p.max_tokens)
+        if state.budget.reserve(worst):
+            reserved[p.key] = worst
+            affordable.append(p)
+        else:
+            finish(p, LLMResult(p.request.key, None, None, "cost_cap"))
+    return affordable
+
+
 async def run_batch(
     engine: LLMEngine,
     client: Any,
@@ -112,7 +135,8 @@ async def run_batch(
     reserved: dict[str, float] = {}
 
     def finish(p: Prepared, result: LLMResult) -> None:
-        state.budget.reserved -= reserved.pop(p.key, 0.0)
+        if p.key in reserved:
+            state.budget.release(reserved.pop(p.key))
         engine._store(state, p, result)
         engine._count_failure(result, len(groups[p.key]))
         results[p.key] = result
@@ -127,14 +151,7 @@ async def run_batch(
                 jobs.append((batch_id, keys))
                 wanted.difference_update(keys)
         remaining = [p for p in todo if p.key in wanted]
-    affordable = []
-    for p in remaining:
-        worst = engine.price.cost(estimate_prompt_tokens(p.messages), p.max_tokens)
-        if state.budget.reserve(worst):
-            reserved[p.key] = worst
-            affordable.append(p)
-        else:
-            finish(p, LLMResult(p.request.key, None, None, "cost_cap"))
+    affordable = _admit(engine, remaining, state, reserved, finish)
     if affordable:
         jobs += await _submit(engine, client, affordable, state)
 
@@ -151,9 +168,10 @@ async def run_batch(
         lines = await _download(engine, client, batch.output_file_id)
         lines += await _download(engine, client, batch.error_file_id)
         seen = set()
-        for line in lines:
+        replies = []
+        for line in lines:  # account for every answer of the batch first: its cost is spent
             p = by_key.get(line.get("custom_id"))
-            if p is None or p.key in results:
+            if p is None or p.key in results or p.key in seen:
                 continue
             seen.add(p.key)
             response = line.get("response") or {}
@@ -161,7 +179,11 @@ async def run_batch(
             if status != 200:
                 finish(p, LLMResult(p.request.key, None, None, f"http_{status or 'error'}"))
                 continue
-            reply = engine._accept(response.get("body") or {}, p, state)
+            body = response.get("body") or {}
+            replies.append((p, engine._accept(body, p, state, p.est_prompt_tokens)))
+            if p.key in reserved:
+                state.budget.release(reserved.pop(p.key))
+        for p, reply in replies:  # then validate, re-asking live (reservations released above)
             finish(p, await engine.answer(client, p, state, first=reply))
         for p in mine:
             if p.key not in seen and p.key not in results:

@@ -43,6 +43,8 @@ _CONFIG_FIELDS = {
     "max_cost": "max_cost_usd",
     "batch": "batch",
     "http_backend": "http_backend",
+    "max_context": "max_context",
+    "allow_partial": "allow_partial",
 }
 
 
@@ -116,13 +118,7 @@ def add_llm_arguments(
             default="auto",
             help="structured-output mode (auto falls back json_schema -> json_object -> text)",
         )
-    g.add_argument(
-        "--max-cost",
-        type=float,
-        default=None,
-        metavar="USD",
-        help="spending cap in dollars; calls past it are NA 'cost_cap'",
-    )
+    _add_limit_arguments(g)
     if "--batch" not in exclude:
         g.add_argument(
             "--batch", action="store_true", help="use the OpenAI Batch API (50%% cheaper)"
@@ -147,6 +143,39 @@ def add_llm_arguments(
     )
 
 
+def _add_limit_arguments(g: argparse._ArgumentGroup) -> None:
+    """``--max-cost``, ``--allow-partial`` and ``--max-context``: what a run may spend and send."""
+    g.add_argument(
+        "--max-cost",
+        type=float,
+        default=None,
+        metavar="USD",
+        help=(
+            "spending cap in dollars: a run whose pre-flight estimate is above it stops before "
+            "spending (see --allow-partial); calls are never sent past it"
+        ),
+    )
+    g.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help=(
+            "run even when the estimate is above --max-cost: stop sending at the cap and "
+            "leave the rest NA 'cost_cap'"
+        ),
+    )
+    g.add_argument(
+        "--max-context",
+        type=int,
+        default=None,
+        metavar="TOKENS",
+        help=(
+            "the model's context window; a request whose prompt estimate + --max-tokens "
+            "exceeds it is NA 'context_overflow' without being sent (default: the price "
+            "table's value for known models, else no check)"
+        ),
+    )
+
+
 def check_llm_args(args: argparse.Namespace) -> None:
     """Reject impossible LLM flag values with one-line errors naming the flag."""
     checks = [
@@ -158,6 +187,14 @@ def check_llm_args(args: argparse.Namespace) -> None:
         (args.max_retries < 0, "--max-retries", "must not be negative"),
         (getattr(args, "max_invalid", 0) < 0, "--max-invalid", "must not be negative"),
         (args.timeout <= 0, "--timeout", "must be positive"),
+        (args.max_context is not None and args.max_context < 1, "--max-context", "must be >= 1"),
+        (
+            args.max_context is not None
+            and args.max_tokens is not None
+            and args.max_tokens >= args.max_context,
+            "--max-tokens",
+            "must be smaller than --max-context (no prompt would fit)",
+        ),
     ]
     for bad, flag, message in checks:
         if bad:

@@ -9,6 +9,8 @@ from typing import Any
 
 import pydantic
 
+from preference_dissect.urls import strip_userinfo
+
 STRUCTURED_MODES = ("auto", "json_schema", "json_object", "text")
 #: HTTP transports under the ``openai`` SDK: ``aiohttp`` (the SDK's ``DefaultAioHttpClient``,
 #: about half the client CPU per call) or the SDK's default ``httpx``.
@@ -66,6 +68,15 @@ class GenerateConfig:
         HTTP transport under the SDK: ``aiohttp`` (default; the SDK's documented faster
         transport for concurrent calls) or ``httpx`` (the SDK's own default). Proxies from the
         environment work with both.
+    max_context : int or None
+        The model's context window in tokens (prompt + completion). A request whose
+        conservative prompt estimate plus ``max_tokens`` exceeds it is NA ``context_overflow``
+        without being sent. ``None``: the price table's ``context`` column for known models,
+        else no check (the server's own HTTP 400 is still read as ``context_overflow``).
+    allow_partial : bool
+        Run even when the pre-flight estimate (:meth:`LLMEngine.preflight`) is above
+        ``max_cost_usd``: calls stop at the cap and the rest are NA ``cost_cap``. Without it
+        such a run stops before spending anything.
     """
 
     model: str
@@ -86,6 +97,8 @@ class GenerateConfig:
     batch_poll_s: float = 30.0
     batch_timeout_s: float = 24 * 3600.0
     http_backend: str = "aiohttp"
+    max_context: int | None = None
+    allow_partial: bool = False
 
     def __post_init__(self) -> None:
         if self.structured not in STRUCTURED_MODES:
@@ -104,17 +117,26 @@ class GenerateConfig:
             raise ValueError("max_tokens must be >= 1, timeout > 0 and temperature >= 0")
         if self.max_cost_usd is not None and self.max_cost_usd < 0:
             raise ValueError("the cost cap must be >= 0 dollars")
+        if self.max_context is not None and self.max_context <= self.max_tokens:
+            raise ValueError(
+                f"max_context ({self.max_context}) must be larger than max_tokens "
+                f"({self.max_tokens}): no prompt would fit"
+            )
 
     def answer_settings(self) -> dict[str, Any]:
         """The settings that change what the model answers (for run-stage fingerprints).
 
         Model, server, decoding and structured-output mode; not concurrency, retries,
-        timeouts, the cost cap, batch mode or the HTTP transport, which change only how (or
-        whether) an answer is fetched.
+        timeouts, the cost cap (nor ``allow_partial``), batch mode or the HTTP transport, which
+        change only how (or
+        whether) an answer is fetched. The base URL is recorded without user info;
+        ``max_context`` only when set (it decides which requests are sent at all).
         """
+        extra = {"max_context": self.max_context} if self.max_context is not None else {}
         return {
+            **extra,
             "model": self.model,
-            "base_url": self.base_url,
+            "base_url": strip_userinfo(self.base_url),
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "structured": self.structured,
@@ -181,13 +203,17 @@ class LLMResult:
         The raw answer text of the last attempt.
     na_reason : str or None
         Why there is no valid answer (``invalid_json``, ``schema_validation``,
-        ``truncated``, ``http_400``, ``timeout``, ``connection``, ``cost_cap``...).
+        ``truncated``, ``http_400``, ``timeout``, ``connection``, ``cost_cap``,
+        ``context_overflow``...).
     usage : dict
         ``prompt_tokens`` and ``completion_tokens`` summed over every attempt.
     cached : bool
         The answer came from the cache (nothing was sent).
     top_logprobs : list of dict or None
         Per generated token, ``{token: logprob}`` of the top alternatives (first token first).
+    detail : str or None
+        What the server (or the pre-flight check) said about an NA, e.g. the context-window
+        message of a ``context_overflow``.
     """
 
     key: str
@@ -197,6 +223,7 @@ class LLMResult:
     usage: dict = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0})
     cached: bool = False
     top_logprobs: list[dict[str, float]] | None = None
+    detail: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -217,13 +244,20 @@ class CostEstimate:
     calls : int
         Requests that would be sent.
     prompt_tokens, max_completion_tokens : int
-        Estimated input tokens (characters / 4) and the completion-token ceiling of the calls.
+        Estimated input tokens (conservative, per script: see
+        :func:`~preference_dissect.annotators.llm.prices.estimate_text_tokens`) and the
+        completion-token ceiling of the calls.
     usd : float
         Worst-case dollars (``None`` price means unknown: counted as 0).
     priced : bool
         Whether the model is in the price table.
     model : str
         The model priced.
+    over_context : int
+        Requests not sent because they exceed ``max_context`` (NA ``context_overflow``; not
+        counted in ``calls`` or ``usd``).
+    max_context : int or None
+        The context window checked.
     """
 
     requests: int
@@ -234,6 +268,8 @@ class CostEstimate:
     usd: float
     priced: bool
     model: str
+    over_context: int = 0
+    max_context: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -246,6 +282,7 @@ class CostEstimate:
             "usd": round(self.usd, 6),
             "priced": self.priced,
             "model": self.model,
+            "over_context": self.over_context,
         }
 
     def describe(self) -> str:
@@ -255,8 +292,13 @@ class CostEstimate:
             if self.priced
             else f"$0 (no price known for {self.model!r})"
         )
+        over = (
+            f", {self.over_context} over the {self.max_context:,}-token context (not sent)"
+            if self.over_context
+            else ""
+        )
         return (
-            f"{self.requests} requests: {self.cache_hits} cached, {self.calls} to send; "
+            f"{self.requests} requests: {self.cache_hits} cached, {self.calls} to send{over}; "
             f"~{self.prompt_tokens:,} input tokens, "
             f"<= {self.max_completion_tokens:,} output tokens; "
             f"{money}"
@@ -275,6 +317,8 @@ class RunStats:
         Requests answered from the cache.
     failures : dict
         NA results by reason.
+    details : dict
+        The first detail message by NA reason (e.g. the server's ``context_overflow`` text).
     retries : int
         Transport retries.
     reasks : int
@@ -290,6 +334,7 @@ class RunStats:
     requests: int = 0
     cache_hits: int = 0
     failures: dict[str, int] = field(default_factory=dict)
+    details: dict[str, str] = field(default_factory=dict)
     retries: int = 0
     reasks: int = 0
     prompt_tokens: int = 0
@@ -303,6 +348,9 @@ class RunStats:
             if f.name == "failures":
                 for reason, n in other.failures.items():
                     self.failures[reason] = self.failures.get(reason, 0) + n
+            elif f.name == "details":
+                for reason, text in other.details.items():
+                    self.details.setdefault(reason, text)
             else:
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
@@ -317,6 +365,7 @@ class RunStats:
             "requests": self.requests,
             "cache_hits": self.cache_hits,
             "failures": dict(self.failures),
+            "details": dict(self.details),
             "retries": self.retries,
             "reasks": self.reasks,
             "prompt_tokens": self.prompt_tokens,

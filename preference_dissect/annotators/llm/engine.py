@@ -9,7 +9,9 @@ import json
 import math
 import os
 import random
+import re
 import socket
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +30,12 @@ from preference_dissect.annotators.llm.config import (
     RunStats,
     as_messages,
 )
-from preference_dissect.annotators.llm.prices import Price, estimate_prompt_tokens, lookup_price
+from preference_dissect.annotators.llm.prices import (
+    Price,
+    estimate_body_tokens,
+    estimate_prompt_tokens,
+    lookup_price,
+)
 from preference_dissect.annotators.llm.progress import RunProgress
 from preference_dissect.annotators.llm.retry import (
     backoff_delay,
@@ -43,7 +50,8 @@ from preference_dissect.annotators.llm.structured import (
     validate_answer,
     with_instruction,
 )
-from preference_dissect.errors import InputError
+from preference_dissect.errors import CostCapError, InputError
+from preference_dissect.urls import host_port, split_userinfo
 
 #: NA reasons that are final (the same request would fail again): cached so re-runs don't
 #: pay again. Transport failures, the cost cap and batch failures are not cached.
@@ -57,8 +65,25 @@ FINAL_NA = frozenset(
         "http_400",
         "http_413",
         "http_422",
+        "context_overflow",
     }
 )
+#: Final NA reasons that are still not cached: the fix is a setting outside the cache key (the
+#: server's context size, ``--max-context``), and asking again costs nothing billed.
+UNCACHED_FINAL = frozenset({"context_overflow"})
+#: ``error.code`` / ``error.type`` of a request too long for the model: OpenAI, vLLM and
+#: llama-cpp-python say ``context_length_exceeded``; llama.cpp's own server
+#: ``exceed_context_size_error``.
+CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
+#: The same in words: "This model's maximum context length is 2048 tokens. However, you
+#: requested ..." (OpenAI, vLLM, llama-cpp-python), "the request exceeds the available context
+#: size" (llama.cpp), "... exceeds the context window" (others).
+_CONTEXT_WORDS = re.compile(
+    r"maximum context length|context[ _]length[ _]exceeded|exceeds? (?:the )?(?:available )?"
+    r"context (?:size|window|length)|context window exceeded",
+    re.IGNORECASE,
+)
+DETAIL_CHARS = 300
 
 
 def retryable_failures(
@@ -95,15 +120,56 @@ def http_response_class() -> type:
 
 
 def server_host(base_url: str | None) -> str:
-    """``host[:port]`` of the server (``api.openai.com`` for the default)."""
-    if not base_url:
-        return "api.openai.com"
-    return urlparse(base_url).netloc or base_url
+    """``host[:port]`` of the server, never with user info (``api.openai.com`` by default).
+
+    This is what the cache key, the cache's ``host`` column, manifests and error lines see, so
+    a password in the URL is stored nowhere and changing it keeps the cache valid.
+    """
+    return host_port(base_url)
+
+
+_WARNED_KEYS: set[str] = set()
+
+
+def clean_api_key(env_name: str, value: str | None) -> str | None:
+    """The API key from ``$env_name`` without surrounding whitespace (``None`` when unset).
+
+    A key pasted with a trailing newline or spaces (``OPENAI_API_KEY=$'sk-...\n'``) is used
+    stripped, and one line on stderr says so (once per variable and process): no valid key
+    has whitespace around it, and HTTP forbids a newline in a header. Whitespace, control or
+    non-ASCII characters *inside* the key cannot be repaired and raise
+    :class:`~preference_dissect.errors.InputError` naming the variable (never the key).
+    """
+    if value is None:
+        return None
+    key = value.strip()
+    if key != value and key and env_name not in _WARNED_KEYS:
+        _WARNED_KEYS.add(env_name)
+        print(
+            f"prefdissect: warning: {env_name} has leading/trailing whitespace or a newline; "
+            "using it stripped",
+            file=sys.stderr,
+        )
+    if any(not 33 <= ord(c) < 127 for c in key):
+        raise InputError(
+            f"{env_name} contains a space, a control character or a non-ASCII character inside "
+            "the key: check the value of that environment variable"
+        )
+    return key or None
 
 
 def is_local(base_url: str | None) -> bool:
     """Whether ``base_url`` points at this machine."""
     return bool(base_url) and (urlparse(base_url).hostname or "") in LOCAL_HOSTS
+
+
+def estimate_request_tokens(
+    messages: list[dict[str, Any]], schema: type[pydantic.BaseModel] | None
+) -> int:
+    """Conservative input tokens of a request in its largest form: with a schema, the messages
+    plus the schema instruction (``json_object`` / ``text`` modes; ``json_schema`` sends the
+    same schema as ``response_format``)."""
+    return estimate_prompt_tokens(with_instruction(messages, schema) if schema else messages)
 
 
 @dataclass
@@ -132,22 +198,72 @@ class Reply:
 
 @dataclass
 class Failure:
-    """A call that produced no answer, with the NA reason."""
+    """A call that produced no answer, with the NA reason (and what the server said)."""
 
     reason: str
+    detail: str | None = None
+
+
+#: Sentinel of :meth:`LLMEngine._status_failure`: the response format was downgraded.
+_DOWNGRADED = Failure("format_downgraded")
 
 
 @dataclass
 class _Budget:
+    """The spending cap during a run: real spend plus in-flight reservations stay within it.
+
+    A call reserves its worst case (conservative prompt estimate + ``max_tokens``) before it
+    is sent and releases the reservation when it ends; its real cost then counts as spent.
+    When a server reports more prompt tokens than estimated, ``prompt_scale`` grows to the
+    observed ratio so later reservations are big enough.
+    """
+
     cap: float | None
+    price: Price
     spent: float = 0.0
     reserved: float = 0.0
+    prompt_scale: float = 1.0
+    in_flight: int = 0
+    _released: asyncio.Event | None = field(default=None, repr=False)
+
+    def worst_case(self, est_prompt_tokens: int, max_tokens: int) -> float:
+        """Dollars one call may cost at most."""
+        return self.price.cost(math.ceil(est_prompt_tokens * self.prompt_scale), max_tokens)
 
     def reserve(self, worst: float) -> bool:
+        """Reserve ``worst`` dollars if spent + reserved + worst stays within the cap."""
         if self.cap is not None and self.spent + self.reserved + worst > self.cap + 1e-12:
             return False
         self.reserved += worst
+        self.in_flight += 1
         return True
+
+    async def acquire(self, worst: float) -> bool:
+        """Reserve ``worst``, waiting while calls in flight may still free room.
+
+        Returns ``False`` (the call is NA ``cost_cap``) only when nothing is in flight and the
+        real spend plus ``worst`` would still pass the cap.
+        """
+        while not self.reserve(worst):
+            if self.in_flight == 0:
+                return False
+            if self._released is None:
+                self._released = asyncio.Event()
+            self._released.clear()
+            await self._released.wait()
+        return True
+
+    def release(self, worst: float) -> None:
+        """End a reservation (its real cost, if any, is in ``spent`` already)."""
+        self.reserved -= worst
+        self.in_flight -= 1
+        if self._released is not None:
+            self._released.set()
+
+    def observe(self, est_prompt_tokens: int, prompt_tokens: int) -> None:
+        """Scale later reservations up when a call used more prompt tokens than estimated."""
+        if est_prompt_tokens > 0 and prompt_tokens > est_prompt_tokens * self.prompt_scale:
+            self.prompt_scale = prompt_tokens / est_prompt_tokens
 
 
 @dataclass
@@ -173,6 +289,24 @@ def timeout_reason(exc: BaseException) -> str:
             return "connection"
         cur = cur.__cause__ or cur.__context__
     return "timeout"
+
+
+def context_overflow_detail(exc: Any) -> str | None:
+    """The server's message when an HTTP error says the request does not fit the model's
+    context window (see :data:`CONTEXT_CODES`), else ``None``.
+
+    ``exc`` is an ``openai.APIStatusError``: its ``body`` is the ``error`` object of the JSON
+    answer (or the whole answer), ``code`` / ``type`` come from it.
+    """
+    body = getattr(exc, "body", None)
+    error = body.get("error", body) if isinstance(body, dict) else {}
+    error = error if isinstance(error, dict) else {"message": str(error)}
+    labels = {str(getattr(exc, "code", None) or ""), str(error.get("code") or "")}
+    labels |= {str(getattr(exc, "type", None) or ""), str(error.get("type") or "")}
+    message = str(error.get("message") or getattr(exc, "message", "") or exc)
+    if labels & CONTEXT_CODES or _CONTEXT_WORDS.search(message):
+        return " ".join(message.split())[:DETAIL_CHARS]
+    return None
 
 
 def convert_logprobs(choice: dict[str, Any]) -> list[dict[str, float]] | None:
@@ -211,7 +345,10 @@ class LLMEngine:
         self.cache_config = cache
         self.progress = progress
         self.host = server_host(config.base_url)
+        self._url = split_userinfo(config.base_url or "")
         self.price: Price = lookup_price(config.model, config.prices, batch=config.batch)
+        #: The context window checked before sending (``None``: not checked).
+        self.max_context: int | None = config.max_context or self.price.context
         self._stats = RunStats()
         self.total_stats = RunStats()
         self._mode: dict[tuple[str, str], str] = {}
@@ -239,6 +376,8 @@ class LLMEngine:
             "logprobs": cfg.logprobs,
             "top_logprobs": cfg.top_logprobs,
             "max_cost_usd": cfg.max_cost_usd,
+            "allow_partial": cfg.allow_partial,
+            "max_context": self.max_context,
             "price_per_m_tokens": {
                 "input": self.price.input_per_m,
                 "output": self.price.output_per_m,
@@ -281,7 +420,12 @@ class LLMEngine:
             )
             out.append(
                 Prepared(
-                    req, messages, req.schema, max_tokens, key, estimate_prompt_tokens(messages)
+                    req,
+                    messages,
+                    req.schema,
+                    max_tokens,
+                    key,
+                    estimate_request_tokens(messages, req.schema),
                 )
             )
         return out
@@ -297,6 +441,25 @@ class LLMEngine:
             finally:
                 cache.close()
         return self._estimate(prepared, hits)
+
+    def preflight(self, requests: Sequence[LLMRequest]) -> CostEstimate:
+        """The pre-flight estimate, and the budget gate: call it before spending anything.
+
+        Returns :meth:`estimate`. Raises :class:`~preference_dissect.errors.CostCapError`
+        when the worst-case dollars are above ``max_cost_usd`` and ``allow_partial`` is off.
+        Library entry points (``annotate_pairs``, ``classify_pairs``, ``judge_pairs``) call it
+        with every request they plan, later stages approximated.
+        """
+        est = self.estimate(requests)
+        cap = self.config.max_cost_usd
+        if cap is not None and est.usd > cap + 1e-12 and not self.config.allow_partial:
+            raise CostCapError(
+                f"the pre-flight estimate is up to ${est.usd:.4f} for {est.calls} call(s) "
+                f"({est.cache_hits} cached), above --max-cost ${cap:.4f} (max_cost_usd): "
+                "raise --max-cost, lower --max-tokens or --limit, or pass --allow-partial "
+                "(allow_partial=True) to spend up to the cap and leave the rest NA 'cost_cap'"
+            )
+        return est
 
     def run(
         self, requests: Sequence[LLMRequest], description: str = "annotating"
@@ -341,7 +504,7 @@ class LLMEngine:
             todo = [prepared[idx[0]] for key, idx in groups.items() if key not in hits]
             progress = RunProgress(self.progress, len(prepared), description, self._stats)
             progress.print(self._estimate(prepared, hits).describe())
-            state = _RunState(cache, _Budget(self.config.max_cost_usd), progress)
+            state = _RunState(cache, _Budget(self.config.max_cost_usd, self.price), progress)
             with progress:
                 progress.advance(len(prepared) - sum(len(groups[p.key]) for p in todo))
                 if todo:
@@ -363,10 +526,11 @@ class LLMEngine:
 
     # ------------------------------------------------------------------ plumbing
     def _estimate(self, prepared: list[Prepared], hits: dict[str, Any]) -> CostEstimate:
-        sent: dict[str, Prepared] = {p.key: p for p in prepared if p.key not in hits}
+        todo: dict[str, Prepared] = {p.key: p for p in prepared if p.key not in hits}
+        sent = [p for p in todo.values() if self.context_detail(p.est_prompt_tokens, p) is None]
         cached = sum(1 for p in prepared if p.key in hits)
-        prompt = sum(p.est_prompt_tokens for p in sent.values())
-        completion = sum(p.max_tokens for p in sent.values())
+        prompt = sum(p.est_prompt_tokens for p in sent)
+        completion = sum(p.max_tokens for p in sent)
         return CostEstimate(
             len(prepared),
             cached,
@@ -376,12 +540,30 @@ class LLMEngine:
             self.price.cost(prompt, completion),
             self.price.known,
             self.config.model,
+            over_context=len(todo) - len(sent),
+            max_context=self.max_context,
+        )
+
+    def context_detail(self, est_prompt_tokens: int, p: Prepared) -> str | None:
+        """Why a request does not fit :attr:`max_context` (``None`` when it fits or unchecked).
+
+        The prompt estimate is conservative (high), so a request refused here may fit in
+        reality: lower ``max_tokens`` or raise ``max_context`` if the window is bigger.
+        """
+        if self.max_context is None or est_prompt_tokens + p.max_tokens <= self.max_context:
+            return None
+        return (
+            f"prompt ~{est_prompt_tokens} tokens (conservative estimate) + max_tokens "
+            f"{p.max_tokens} > max_context {self.max_context}; not sent (lower --max-tokens, "
+            "shorten the inputs, or raise --max-context if the model's window is larger)"
         )
 
     def _count_failure(self, result: LLMResult, n: int) -> None:
         if result.na_reason is not None:
             fails = self._stats.failures
             fails[result.na_reason] = fails.get(result.na_reason, 0) + n
+            if result.detail:
+                self._stats.details.setdefault(result.na_reason, result.detail)
 
     @staticmethod
     def _copy_for(result: LLMResult, p: Prepared) -> LLMResult:
@@ -393,6 +575,7 @@ class LLMEngine:
             usage=dict(result.usage),
             cached=result.cached,
             top_logprobs=result.top_logprobs,
+            detail=result.detail,
         )
 
     def _from_cache(self, cached: CachedAnswer, p: Prepared) -> LLMResult:
@@ -416,7 +599,8 @@ class LLMEngine:
     def _store(self, state: _RunState, p: Prepared, result: LLMResult) -> None:
         if state.cache is None:
             return
-        if result.na_reason is not None and result.na_reason not in FINAL_NA:
+        reason = result.na_reason
+        if reason is not None and (reason not in FINAL_NA or reason in UNCACHED_FINAL):
             return
         state.cache.put(
             p.key,
@@ -433,11 +617,11 @@ class LLMEngine:
         )
 
     def _api_key(self) -> str:
-        key = os.environ.get(self.config.api_key_env)
+        key = clean_api_key(self.config.api_key_env, os.environ.get(self.config.api_key_env))
         if key:
             return key
-        if is_local(self.config.base_url):
-            return DUMMY_LOCAL_KEY
+        if is_local(self.config.base_url) or self._url.has_credentials:
+            return DUMMY_LOCAL_KEY  # (with user info in the URL, basic auth replaces the key)
         raise InputError(
             f"no API key: set the environment variable {self.config.api_key_env} "
             f"(needed for {self.host})"
@@ -447,18 +631,23 @@ class LLMEngine:
         """A fresh ``openai.AsyncOpenAI`` (SDK retries off: the engine retries).
 
         With ``http_backend="aiohttp"`` its transport is the SDK's ``DefaultAioHttpClient``.
+        User info in ``base_url`` (``http://user:pw@host/v1``) is taken out of the URL and sent
+        as an ``Authorization: Basic`` header instead of the bearer key (what httpx and curl do
+        with such a URL; aiohttp refuses credentials in a URL next to an Authorization header).
         """
         import openai
 
         http_client = None
         if self.config.http_backend == "aiohttp":
             http_client = openai.DefaultAioHttpClient()
+        basic = self._url.basic_auth()
         return openai.AsyncOpenAI(
-            base_url=self.config.base_url,
+            base_url=self._url.url if self.config.base_url else None,
             api_key=self._api_key(),
             max_retries=0,
             timeout=self.config.timeout_s,
             http_client=http_client,
+            default_headers={"Authorization": basic} if basic else None,
         )
 
     def _client_count(self) -> int:
@@ -515,7 +704,10 @@ class LLMEngine:
     ) -> LLMResult:
         """Ask one request: validate, re-ask on invalid answers, return the result.
 
-        ``first`` is an answer already obtained (a batch output line) to validate first.
+        A re-ask sends the original messages plus one short corrective user message (see
+        :func:`~preference_dissect.annotators.llm.structured.corrective_message`), not the
+        conversation so far. ``first`` is an answer already obtained (a batch output line) to
+        validate first.
         """
         messages = list(p.messages)
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
@@ -527,7 +719,9 @@ class LLMEngine:
             else:
                 reply = await self._call(client, p, messages, state)
             if isinstance(reply, Failure):
-                return LLMResult(p.request.key, None, None, reply.reason, usage)
+                return LLMResult(
+                    p.request.key, None, None, reply.reason, usage, detail=reply.detail
+                )
             usage["prompt_tokens"] += reply.prompt_tokens
             usage["completion_tokens"] += reply.completion_tokens
             verdict = validate_answer(reply.text, reply.finish_reason, reply.refusal, p.schema)
@@ -544,10 +738,11 @@ class LLMEngine:
             if verdict.reason == "refused" or round_ == self.config.max_invalid:
                 break
             self._stats.reasks += 1
+            # the original messages plus one short correction (quoting a cut excerpt of the
+            # invalid answer): every attempt is the size of the first, never growing
             messages = [
-                *messages,
-                {"role": "assistant", "content": reply.text or ""},
-                {"role": "user", "content": corrective_message(verdict)},
+                *p.messages,
+                {"role": "user", "content": corrective_message(verdict, reply.text)},
             ]
         assert isinstance(reply, Reply)
         return LLMResult(
@@ -632,8 +827,12 @@ class LLMEngine:
         while True:
             mode = self._current_mode()
             body = self.request_body(p, messages, mode)
-            worst = self.price.cost(estimate_prompt_tokens(body["messages"]), p.max_tokens)
-            if not state.budget.reserve(worst):
+            est = estimate_body_tokens(body)
+            too_long = self.context_detail(est, p)
+            if too_long is not None:
+                return Failure("context_overflow", too_long)
+            worst = state.budget.worst_case(est, p.max_tokens)
+            if not await state.budget.acquire(worst):
                 return Failure("cost_cap")
             delay: float | None = None
             try:
@@ -645,38 +844,17 @@ class LLMEngine:
             except openai.APIConnectionError:
                 reason = "connection"
             except openai.APIStatusError as exc:
-                status = exc.status_code
-                reason = f"http_{status}"
-                message = str(getattr(exc, "message", "") or exc).lower()
-                if (
-                    p.schema is not None
-                    and status in (400, 422, 500)
-                    and any(w in message for w in _FORMAT_WORDS)
-                    and self._downgrade(mode)
-                ):
+                reason = f"http_{exc.status_code}"
+                final = self._status_failure(exc, p, mode)
+                if final is _DOWNGRADED:
                     continue  # the server rejected the response format: try the next mode
-                if status in (401, 403):
-                    raise InputError(
-                        f"{self.host} refused the API key (HTTP {status}); check "
-                        f"${self.config.api_key_env}"
-                    ) from None
-                if status == 404:
-                    raise InputError(
-                        f"{self.host} answered HTTP 404 for model "
-                        f"{self.config.model!r}: check the model name and base URL"
-                    ) from None
-                if status == 429 and "insufficient_quota" in json.dumps(exc.body, default=str):
-                    raise InputError(
-                        f"{self.host} says the account has no quota left (HTTP 429 "
-                        "insufficient_quota); retrying will not help"
-                    ) from None
-                if not is_retryable_status(status):
-                    return Failure(reason)
+                if final is not None:
+                    return final
                 delay = parse_retry_after(exc.response.headers)
             else:
-                return self._accept(resp, p, state)
+                return self._accept(resp, p, state, est)
             finally:
-                state.budget.reserved -= worst
+                state.budget.release(worst)
             if attempt >= self.config.max_retries:
                 return Failure(reason)
             if delay is None:
@@ -685,8 +863,48 @@ class LLMEngine:
             self._stats.retries += 1
             await asyncio.sleep(delay)
 
-    def _accept(self, resp: dict[str, Any], p: Prepared, state: _RunState) -> Reply:
-        """Account for one chat-completion JSON body and return its answer."""
+    def _status_failure(self, exc: Any, p: Prepared, mode: str) -> Failure | None:
+        """Read an HTTP error: ``None`` when worth retrying, a final :class:`Failure`
+        (``context_overflow`` with the server's message, ``http_NNN``), or ``_DOWNGRADED``
+        after a rejected response format. A refused key, an unknown model or an exhausted
+        quota raise :class:`~preference_dissect.errors.InputError`.
+        """
+        status = exc.status_code
+        overflow = context_overflow_detail(exc) if status not in (401, 403, 404, 429) else None
+        if overflow is not None:
+            return Failure("context_overflow", overflow)
+        message = str(getattr(exc, "message", "") or exc).lower()
+        if (
+            p.schema is not None
+            and status in (400, 422, 500)
+            and any(w in message for w in _FORMAT_WORDS)
+            and self._downgrade(mode)
+        ):
+            return _DOWNGRADED
+        if status in (401, 403):
+            raise InputError(
+                f"{self.host} refused the API key (HTTP {status}); check ${self.config.api_key_env}"
+            ) from None
+        if status == 404:
+            raise InputError(
+                f"{self.host} answered HTTP 404 for model "
+                f"{self.config.model!r}: check the model name and base URL"
+            ) from None
+        if status == 429 and "insufficient_quota" in json.dumps(exc.body, default=str):
+            raise InputError(
+                f"{self.host} says the account has no quota left (HTTP 429 "
+                "insufficient_quota); retrying will not help"
+            ) from None
+        return None if is_retryable_status(status) else Failure(f"http_{status}")
+
+    def _accept(
+        self, resp: dict[str, Any], p: Prepared, state: _RunState, est_prompt_tokens: int = 0
+    ) -> Reply:
+        """Account for one chat-completion JSON body and return its answer.
+
+        ``est_prompt_tokens`` is the estimate its reservation was made with (see
+        :meth:`_Budget.observe`).
+        """
         if p.schema is not None:  # this response format works here: keep it for the run
             self._confirmed.add((self.host, self.config.model))
         usage = resp.get("usage") or {}
@@ -694,6 +912,7 @@ class LLMEngine:
         ct = int(usage.get("completion_tokens") or 0)
         cost = self.price.cost(pt, ct)
         state.budget.spent += cost
+        state.budget.observe(est_prompt_tokens, pt)
         self._stats.prompt_tokens += pt
         self._stats.completion_tokens += ct
         self._stats.cost_usd += cost

@@ -144,11 +144,26 @@ def validate_answer(
         return Verdict(None, "schema_validation", errs)
 
 
-def corrective_message(verdict: Verdict) -> str:
-    """The short user message sent with a re-ask."""
+#: Characters of the invalid answer quoted in a re-ask.
+EXCERPT_CHARS = 200
+
+
+def corrective_message(verdict: Verdict, previous: str | None = None) -> str:
+    """The one short user message a re-ask adds to the original messages.
+
+    It quotes at most :data:`EXCERPT_CHARS` characters of the invalid answer (``previous``),
+    so a re-ask stays the size of the first attempt however long the bad answer was.
+    """
+    excerpt = " ".join((previous or "").split())
+    if len(excerpt) > EXCERPT_CHARS:
+        excerpt = excerpt[:EXCERPT_CHARS] + "..."
+    quoted = f' Your previous answer began: "{excerpt}"' if excerpt else ""
     if verdict.reason == "truncated":
-        return "Your answer was cut off. Reply again, more briefly, with only the JSON object."
+        return (
+            f"Your previous answer was cut off at the token limit.{quoted} Reply again, more "
+            "briefly, with only the JSON object."
+        )
     return (
-        f"Your previous answer was not valid ({verdict.reason}: {verdict.detail[:300]}). "
+        f"Your previous answer was not valid ({verdict.reason}: {verdict.detail[:300]}).{quoted} "
         "Reply again with only a JSON object that follows the required schema."
     )
