@@ -238,3 +238,42 @@ def test_run_gates_before_spending(cli, plain, tmp_path):
         .startswith("prefdissect run: error: the pre-flight estimate is up to $")
     )
     assert not plain.chat_requests() and not (out / "annotations.parquet").exists()
+
+
+def test_cap_holds_over_every_run_of_an_engine_and_a_shared_ledger(server, tmp_path):
+    """gair29 runs the engine twice (two stages); each run used to start a fresh budget, so
+    the two stages together could spend up to twice the cap. A ledger shared by two engines
+    (the annotator and the judge of one `prefdissect run`) caps them together."""
+    from preference_dissect.annotators.llm.engine import SpendLedger
+
+    text = "Which of the two answers is more helpful, and why? " * 20
+
+    def asks(start: int, n: int) -> list[LLMRequest]:
+        return [
+            LLMRequest(f"en-{i}", [{"role": "user", "content": f"{text}{i}"}], None, "en")
+            for i in range(start, start + n)
+        ]
+
+    prices = (1000.0, 0.0)  # input tokens only: a call costs what the server counts
+    probe = engine_for(server, tmp_path / "probe", prices=prices, max_tokens=1)
+    probe.run(asks(0, 1))
+    actual = probe.ledger.spent
+    worst = probe.estimate(asks(100, 1)).usd
+    assert 1.2 * actual < worst < 1.5 * actual  # ASCII: 3 characters a token vs the server's 4
+    cap = 2 * actual + 0.9 * worst  # room for two calls, and not for a third worst case
+
+    def engine(folder: str) -> LLMEngine:
+        kw = {"prices": prices, "max_tokens": 1, "max_cost_usd": cap, "allow_partial": True}
+        return engine_for(server, tmp_path / folder, **kw)
+
+    single = engine("one")
+    assert all(r.ok for r in single.run(asks(1, 2)))
+    second = single.run(asks(3, 2))  # a fresh budget would have paid for both
+    assert [r.na_reason for r in second] == ["cost_cap", "cost_cap"]
+    assert single.ledger.spent <= cap
+    ledger = SpendLedger()
+    a, b = engine("a"), engine("b")
+    a.ledger = b.ledger = ledger
+    assert all(r.ok for r in a.run(asks(5, 2)))
+    assert [r.na_reason for r in b.run(asks(7, 2))] == ["cost_cap", "cost_cap"]
+    assert ledger.spent == pytest.approx(2 * actual, rel=0.01) and ledger.spent <= cap

@@ -267,6 +267,13 @@ class _Budget:
 
 
 @dataclass
+class SpendLedger:
+    """Dollars spent by one or more engines (see :class:`LLMEngine`'s ``ledger``)."""
+
+    spent: float = 0.0
+
+
+@dataclass
 class _RunState:
     cache: AnswerCache | None
     budget: _Budget
@@ -333,6 +340,10 @@ class LLMEngine:
         Cache location and switches.
     progress : bool
         Print the pre-flight estimate and a live progress bar on stderr.
+    ledger : SpendLedger, optional
+        Dollars spent so far against ``max_cost_usd``; engines that share one (the annotator
+        and the judge of one run) share the cap. Default: the engine's own. The cap holds
+        over every :meth:`run` of the engine (gair29's two stages together), not per run.
     """
 
     def __init__(
@@ -340,8 +351,10 @@ class LLMEngine:
         config: GenerateConfig,
         cache: CacheConfig = CacheConfig(),  # noqa: B008
         progress: bool = True,
+        ledger: SpendLedger | None = None,
     ) -> None:
         self.config = config
+        self.ledger = ledger if ledger is not None else SpendLedger()
         self.cache_config = cache
         self.progress = progress
         self.host = server_host(config.base_url)
@@ -451,15 +464,22 @@ class LLMEngine:
         with every request they plan, later stages approximated.
         """
         est = self.estimate(requests)
-        cap = self.config.max_cost_usd
+        cap = self.remaining_cap()
         if cap is not None and est.usd > cap + 1e-12 and not self.config.allow_partial:
+            spent = f" (${self.ledger.spent:.4f} of it already spent)" if self.ledger.spent else ""
             raise CostCapError(
                 f"the pre-flight estimate is up to ${est.usd:.4f} for {est.calls} call(s) "
-                f"({est.cache_hits} cached), above --max-cost ${cap:.4f} (max_cost_usd): "
+                f"({est.cache_hits} cached), above --max-cost ${self.config.max_cost_usd:.4f}"
+                f"{spent} (max_cost_usd): "
                 "raise --max-cost, lower --max-tokens or --limit, or pass --allow-partial "
                 "(allow_partial=True) to spend up to the cap and leave the rest NA 'cost_cap'"
             )
         return est
+
+    def remaining_cap(self) -> float | None:
+        """Dollars left under ``max_cost_usd`` after what the ledger has spent (None: no cap)."""
+        cap = self.config.max_cost_usd
+        return None if cap is None else max(0.0, cap - self.ledger.spent)
 
     def run(
         self, requests: Sequence[LLMRequest], description: str = "annotating"
@@ -504,7 +524,7 @@ class LLMEngine:
             todo = [prepared[idx[0]] for key, idx in groups.items() if key not in hits]
             progress = RunProgress(self.progress, len(prepared), description, self._stats)
             progress.print(self._estimate(prepared, hits).describe())
-            state = _RunState(cache, _Budget(self.config.max_cost_usd, self.price), progress)
+            state = _RunState(cache, _Budget(self.remaining_cap(), self.price), progress)
             with progress:
                 progress.advance(len(prepared) - sum(len(groups[p.key]) for p in todo))
                 if todo:
@@ -912,6 +932,7 @@ class LLMEngine:
         ct = int(usage.get("completion_tokens") or 0)
         cost = self.price.cost(pt, ct)
         state.budget.spent += cost
+        self.ledger.spent += cost
         state.budget.observe(est_prompt_tokens, pt)
         self._stats.prompt_tokens += pt
         self._stats.completion_tokens += ct
