@@ -128,7 +128,7 @@ def real_fit(features: pd.DataFrame):
     from preference_dissect.models.spec import FitSpec
 
     table = validate_features(features)
-    spec = FitSpec(seed=0)
+    spec = FitSpec(seed=0, min_group_size=5)  # the fixture's groups are small on purpose
     cells = fit_table(table, spec)
     notes = [n for c in cells.values() for n in c.notes]
     return build_idata(

@@ -190,7 +190,9 @@ def similarity_figure(matrix: pd.DataFrame, title: str = SIMILARITY_TITLE) -> An
     k = len(matrix)
     values = matrix.to_numpy(dtype=float)
     fig, ax = plt.subplots(figsize=(3.2 + 0.32 * k, 2.6 + 0.3 * k))
-    im = ax.imshow(values, cmap="viridis", vmin=-1 if np.nanmin(values) < 0 else 0, vmax=1)
+    finite = values[np.isfinite(values)]
+    vmin = -1 if finite.size and finite.min() < 0 else 0
+    im = ax.imshow(values, cmap="viridis", vmin=vmin, vmax=1)
     names = [_short(j) for j in matrix.index]
     ax.set_xticks(range(k))
     ax.set_xticklabels(names, rotation=70, ha="right", fontsize=7)

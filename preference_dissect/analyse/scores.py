@@ -182,6 +182,15 @@ def scenario_groups(groups: list[str]) -> list[str]:
     return [g for g in groups if g != "all" and g not in query] or list(groups)
 
 
+def averaged_groups(idata: Any) -> list[str]:
+    """The groups judge-level summaries average over: :func:`scenario_groups` of the groups
+    that have at least one fit (skipped cells do not count)."""
+    _, groups, _, _ = coords(idata)
+    fitted = fitted_mask(weight_draws(idata)).any(axis=0)
+    present = [g for g, ok in zip(groups, fitted, strict=True) if ok]
+    return scenario_groups(present or groups)
+
+
 def error_sensitivity(
     idata: Any, groups: list[str] | None = None, hdi_prob: float = HDI_PROB
 ) -> pd.DataFrame:
@@ -195,7 +204,7 @@ def error_sensitivity(
     """
     w = weight_draws(idata)
     judges, all_groups, attributes, labels = coords(idata)
-    use = groups or scenario_groups(all_groups)
+    use = groups or averaged_groups(idata)
     gidx = [all_groups.index(g) for g in use if g in all_groups]
     rows = []
     for attr in ERROR_ATTRIBUTES:

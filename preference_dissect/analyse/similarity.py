@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from preference_dissect.analyse.scores import HDI_PROB, coords, hdi, scenario_groups, weight_draws
+from preference_dissect.analyse.scores import (
+    HDI_PROB,
+    averaged_groups,
+    coords,
+    hdi,
+    weight_draws,
+)
 
 SIMILARITY_DRAWS = 200
 SMALL_RANGE = (6.0, 14.0)
@@ -126,7 +132,7 @@ def judge_similarity(
     """
     w = weight_draws(idata)
     judges, all_groups, _, _ = coords(idata)
-    use = groups or scenario_groups(all_groups)
+    use = groups or averaged_groups(idata)
     gidx = [all_groups.index(g) for g in use if g in all_groups]
     w = w[:, :, :, gidx, :]
     with warnings.catch_warnings():

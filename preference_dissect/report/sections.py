@@ -218,11 +218,10 @@ def weights_section(fit: Artifact, top_k: int = 3) -> dict[str, Any] | None:
 
 
 def _used_groups(idata: Any) -> tuple[list[str], str]:
-    from preference_dissect.analyse.scores import scenario_groups
+    from preference_dissect.analyse.scores import averaged_groups
     from preference_dissect.registry import load_resource
 
-    groups = [str(g) for g in idata.posterior["group"].values]
-    used = scenario_groups(groups)
+    used = averaged_groups(idata)
     known = set(load_resource("taxonomies", "gair_groups").get("groups", {}))
     return used, "the scenario groups" if set(used) <= known else "the fitted groups"
 
