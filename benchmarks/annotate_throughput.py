@@ -36,8 +36,8 @@ from pathlib import Path
 
 import pydantic
 
-from preference_dissect.annotators.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
-from preference_dissect.annotators.llm.config import HTTP_BACKENDS
+from preference_dissect.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
+from preference_dissect.llm.config import HTTP_BACKENDS
 
 PROMPT = (
     "You are a careful annotator. Read the user query and the two responses, then rate each "

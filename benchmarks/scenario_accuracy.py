@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         [classify_offline(q)[0] for q in df["prompt"]], df, taxonomy.group_of
     )
     if args.model:
-        from preference_dissect.annotators.llm import GenerateConfig, LLMEngine
+        from preference_dissect.llm import GenerateConfig, LLMEngine
         from preference_dissect.annotators.scenario import scenario_requests
 
         engine = LLMEngine(

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from preference_dissect.annotators.llm.config import CacheConfig, GenerateConfig
+from preference_dissect.llm.config import CacheConfig, GenerateConfig
 from preference_dissect.errors import InputError
 
 DEFAULT_SOURCE = "bundled:hh-rlhf"
@@ -116,7 +116,7 @@ def _retryable_since(engine: Any, before: dict[str, int]) -> dict[str, int]:
     that has them is redone by the next run, which re-asks only those (the rest is cached)."""
     if engine is None:
         return {}
-    from preference_dissect.annotators.llm.engine import retryable_failures
+    from preference_dissect.llm.calls import retryable_failures
 
     return retryable_failures(engine.total_stats.failures, before)
 
@@ -182,7 +182,7 @@ def _judge_stage(
     cfg: RunConfig, dataset: Any, stages: _Stages, manifest: Any, out: Path, say: Any
 ) -> Any:
     """Label the pairs with the LLM judge of ``cfg.judge``; return the dataset with them."""
-    from preference_dissect.annotators.llm import LLMEngine
+    from preference_dissect.llm import LLMEngine
     from preference_dissect.compare.inputs import add_labels
     from preference_dissect.io import write_parquet
     from preference_dissect.judges.llm_judge import JudgeOptions, judge_pairs
@@ -240,7 +240,7 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
     model = cfg.generate.model if cfg.generate else None
     engine = None
     if cfg.generate is not None:
-        from preference_dissect.annotators.llm import LLMEngine
+        from preference_dissect.llm import LLMEngine
 
         engine = LLMEngine(cfg.generate, cfg.cache)
     if engine is not None:

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from preference_dissect.annotators.llm import CacheConfig, LLMEngine
+from preference_dissect.llm import CacheConfig, LLMEngine
 from preference_dissect.errors import InputError
 from preference_dissect.judges import merge_labels, read_labels
 from preference_dissect.judges.llm_judge import JudgeOptions, generate_config, judge_pairs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from preference_dissect.annotators.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
+from preference_dissect.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
 from preference_dissect.testing.openai_server import Fault, OpenAIServer
 
 

@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from preference_dissect.annotators.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
-from preference_dissect.annotators.llm.prices import (
+from preference_dissect.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
+from preference_dissect.llm.prices import (
     TOKENS_PER_MESSAGE,
     TOKENS_PER_REQUEST,
     estimate_prompt_tokens,
@@ -244,7 +244,7 @@ def test_cap_holds_over_every_run_of_an_engine_and_a_shared_ledger(server, tmp_p
     """gair29 runs the engine twice (two stages); each run used to start a fresh budget, so
     the two stages together could spend up to twice the cap. A ledger shared by two engines
     (the annotator and the judge of one `prefdissect run`) caps them together."""
-    from preference_dissect.annotators.llm.engine import SpendLedger
+    from preference_dissect.llm.calls import SpendLedger
 
     text = "Which of the two answers is more helpful, and why? " * 20
 

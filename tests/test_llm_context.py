@@ -11,7 +11,7 @@ import pydantic
 import pytest
 
 from preference_dissect.annotators.base import engine_na_reason
-from preference_dissect.annotators.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
+from preference_dissect.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
 from preference_dissect.testing.openai_server import OpenAIServer, Reply
 
 LLAMA_MESSAGE = "This model's maximum context length is {} tokens."

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from preference_dissect.annotators.llm.cache import CACHE_FILE
+from preference_dissect.llm.cache import CACHE_FILE
 from preference_dissect.testing.openai_server import OpenAIServer, Reply
 
 N = 240
@@ -22,7 +22,7 @@ CHILD = textwrap.dedent(
     """
     import json, sys
     import pydantic
-    from preference_dissect.annotators.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
+    from preference_dissect.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
     from preference_dissect.io import write_json
 
     class Answer(pydantic.BaseModel):

@@ -14,15 +14,15 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from preference_dissect.annotators.llm import (
+from preference_dissect.llm import (
     CacheConfig,
     GenerateConfig,
     LLMEngine,
     LLMRequest,
 )
-from preference_dissect.annotators.llm.cache import CACHE_FILE
-from preference_dissect.annotators.llm.config import HTTP_BACKENDS
-from preference_dissect.annotators.llm.engine import estimate_request_tokens
+from preference_dissect.llm.cache import CACHE_FILE
+from preference_dissect.llm.config import HTTP_BACKENDS
+from preference_dissect.llm.calls import estimate_request_tokens
 from preference_dissect.errors import InputError
 from preference_dissect.testing.openai_server import Fault, OpenAIServer, Reply
 
@@ -412,7 +412,7 @@ def test_rate_limit_exhausted_and_quota_exhausted(server, tmp_path):
 def test_cli_flags_build_configs_and_manifest_facts(server, tmp_path):
     import argparse
 
-    from preference_dissect.annotators.llm import add_llm_arguments, configs_from_args
+    from preference_dissect.llm import add_llm_arguments, configs_from_args
 
     parser = argparse.ArgumentParser()
     add_llm_arguments(parser, default_model="gpt-4o-mini")
@@ -448,8 +448,8 @@ def test_cli_flags_build_configs_and_manifest_facts(server, tmp_path):
 def test_commands_can_leave_out_optional_llm_flags():
     import argparse
 
-    from preference_dissect.annotators.llm import add_llm_arguments, configs_from_args
-    from preference_dissect.annotators.llm.cli_args import OPTIONAL_FLAGS
+    from preference_dissect.llm import add_llm_arguments, configs_from_args
+    from preference_dissect.llm.cli_args import OPTIONAL_FLAGS
 
     parser = argparse.ArgumentParser(exit_on_error=False)
     add_llm_arguments(parser, default_model="m", default_max_tokens=None, exclude=OPTIONAL_FLAGS)

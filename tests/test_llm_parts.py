@@ -14,9 +14,9 @@ import urllib.request
 import pydantic
 import pytest
 
-from preference_dissect.annotators.llm.prices import lookup_price
-from preference_dissect.annotators.llm.retry import backoff_delay, parse_retry_after
-from preference_dissect.annotators.llm.structured import extract_json, validate_answer
+from preference_dissect.llm.prices import lookup_price
+from preference_dissect.llm.retry import backoff_delay, parse_retry_after
+from preference_dissect.llm.structured import extract_json, validate_answer
 from preference_dissect.testing.openai_server import OpenAIServer
 from preference_dissect.testing.schema_fill import break_schema_value, fill_schema
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from preference_dissect.annotators.llm.cache import CACHE_FILE
-from preference_dissect.annotators.llm.config import HTTP_BACKENDS
+from preference_dissect.llm.cache import CACHE_FILE
+from preference_dissect.llm.config import HTTP_BACKENDS
 from preference_dissect.manifest import scrub_argv, scrub_text
 from preference_dissect.testing.openai_server import OpenAIServer
 from preference_dissect.urls import host_port, redact_urls, split_userinfo, strip_userinfo

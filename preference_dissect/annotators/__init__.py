@@ -14,7 +14,7 @@ a YAML path
     a custom attribute set (``mode: rating`` or ``pairwise``).
 
 The scenario classifier lives in :mod:`preference_dissect.annotators.scenario`; the LLM
-engine in :mod:`preference_dissect.annotators.llm`.
+engine in :mod:`preference_dissect.llm`.
 """
 
 from preference_dissect.annotators.attribute_sets import (

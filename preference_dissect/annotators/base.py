@@ -16,7 +16,7 @@ from preference_dissect.annotators.attribute_sets import AttributeSet
 from preference_dissect.registry import prompt_source, prompt_template
 
 if TYPE_CHECKING:  # pragma: no cover
-    from preference_dissect.annotators.llm import LLMEngine, LLMRequest, LLMResult
+    from preference_dissect.llm import LLMEngine, LLMRequest, LLMResult
 
 #: Columns of ``annotations.parquet`` in order.
 ANNOTATION_COLUMNS = ("pair_id", "annotator", "attribute", "side", "value", "na_reason", "raw")
@@ -212,7 +212,7 @@ class Annotator(ABC):
     attribute_set : AttributeSet
         What is measured.
     needs_llm : bool
-        Whether :meth:`annotate` needs an :class:`~preference_dissect.annotators.llm.LLMEngine`.
+        Whether :meth:`annotate` needs an :class:`~preference_dissect.llm.LLMEngine`.
     templates : tuple of str
         Prompt templates used (hashed into :attr:`version`).
     """

@@ -40,7 +40,7 @@ from preference_dissect.annotators.schemas import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from preference_dissect.annotators.llm import LLMEngine, LLMRequest, LLMResult
+    from preference_dissect.llm import LLMEngine, LLMRequest, LLMResult
 
 SIDES = ("a", "b")
 QUERY_FLAGS = ("intent_unclear", "express_feeling", "w_constraints", "w_stances", "w_mistakes")
@@ -105,7 +105,7 @@ class Gair29Annotator(Annotator):
         self, pid: str, call: str, schema: Any, template: str, **context: Any
     ) -> LLMRequest:
         """The ``{pid}:{call}`` request: ``template`` rendered with ``context``."""
-        from preference_dissect.annotators.llm import LLMRequest
+        from preference_dissect.llm import LLMRequest
 
         return LLMRequest(
             key=f"{pid}:{call}",

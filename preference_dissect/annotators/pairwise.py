@@ -28,7 +28,7 @@ from preference_dissect.annotators.base import (
 from preference_dissect.annotators.schemas import chunks, pairwise_schema
 
 if TYPE_CHECKING:  # pragma: no cover
-    from preference_dissect.annotators.llm import LLMEngine, LLMRequest
+    from preference_dissect.llm import LLMEngine, LLMRequest
 
 ORDERS = ("ab", "ba")
 #: Verdict in presentation terms -> value in original terms, per order.
@@ -57,7 +57,7 @@ class PairwiseAnnotator(Annotator):
 
     def requests(self, pairs: pd.DataFrame) -> list[LLMRequest]:
         """All calls: pairs x orders x feature batches."""
-        from preference_dissect.annotators.llm import LLMRequest
+        from preference_dissect.llm import LLMRequest
 
         out = []
         for r in pair_records(pairs):

@@ -22,7 +22,7 @@ from preference_dissect.annotators.base import (
 from preference_dissect.annotators.schemas import chunks, pair_ratings_schema
 
 if TYPE_CHECKING:  # pragma: no cover
-    from preference_dissect.annotators.llm import LLMEngine, LLMRequest
+    from preference_dissect.llm import LLMEngine, LLMRequest
 
 
 def _is_int(x: float) -> bool:
@@ -54,7 +54,7 @@ class RatingAnnotator(Annotator):
 
     def requests(self, pairs: pd.DataFrame) -> list[LLMRequest]:
         """One request per pair and attribute group."""
-        from preference_dissect.annotators.llm import LLMRequest
+        from preference_dissect.llm import LLMRequest
 
         out = []
         for r in pair_records(pairs):

@@ -18,7 +18,7 @@ from preference_dissect.annotators.attribute_sets import AttributeSet, load_attr
 from preference_dissect.annotators.base import Annotator, RowBuffer, to_raw
 
 if TYPE_CHECKING:  # pragma: no cover
-    from preference_dissect.annotators.llm import LLMEngine
+    from preference_dissect.llm import LLMEngine
 
 _FLAGS = re.IGNORECASE
 

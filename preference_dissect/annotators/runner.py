@@ -21,7 +21,7 @@ from preference_dissect.annotators.registry import get_annotator
 from preference_dissect.errors import InputError, NoUsableOutputError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from preference_dissect.annotators.llm import CostEstimate, LLMEngine
+    from preference_dissect.llm import CostEstimate, LLMEngine
     from preference_dissect.load.schema import PairDataset
 
 #: NA reasons of rows the model did answer (the attribute does not apply to the pair).

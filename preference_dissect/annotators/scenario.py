@@ -35,7 +35,7 @@ from preference_dissect.annotators.schemas import scenario_schema
 from preference_dissect.registry import load_resource
 
 if TYPE_CHECKING:  # pragma: no cover
-    from preference_dissect.annotators.llm import LLMEngine, LLMRequest
+    from preference_dissect.llm import LLMEngine, LLMRequest
 
 TEMPLATE = "classify_scenario"
 TAXONOMY = "gair_groups"
@@ -135,7 +135,7 @@ def _taxonomy_hash() -> str:
 
 def scenario_requests(pairs: pd.DataFrame) -> list[LLMRequest]:
     """One classification request per pair."""
-    from preference_dissect.annotators.llm import LLMRequest
+    from preference_dissect.llm import LLMRequest
 
     taxonomy = load_taxonomy()
     schema = scenario_schema(taxonomy.labels)

@@ -12,7 +12,7 @@ from preference_dissect.cli.common import add_json_flag, emit_json
 def add_engine_arguments(p: argparse.ArgumentParser, *, default_max_tokens: int = 1024) -> None:
     """The shared LLM flags (``--model`` optional: ``rules`` runs offline) plus ``--limit`` and
     ``--no-progress``, for ``annotate`` and ``classify``."""
-    from preference_dissect.annotators.llm.cli_args import add_llm_arguments
+    from preference_dissect.llm.cli_args import add_llm_arguments
 
     add_llm_arguments(p, model_required=False, default_max_tokens=default_max_tokens)
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N pairs")
@@ -50,7 +50,7 @@ def register(subparsers: Any) -> None:
 
 def check_engine_args(args: argparse.Namespace) -> None:
     """Reject impossible flag values with one-line errors (also on the offline path)."""
-    from preference_dissect.annotators.llm.cli_args import check_llm_args
+    from preference_dissect.llm.cli_args import check_llm_args
     from preference_dissect.errors import InputError
 
     if args.limit is not None and args.limit < 1:
@@ -60,8 +60,8 @@ def check_engine_args(args: argparse.Namespace) -> None:
 
 def build_engine(args: argparse.Namespace) -> Any:
     """An :class:`LLMEngine` from the shared flags (configs built by the engine's helper)."""
-    from preference_dissect.annotators.llm import LLMEngine
-    from preference_dissect.annotators.llm.cli_args import configs_from_args
+    from preference_dissect.llm import LLMEngine
+    from preference_dissect.llm.cli_args import configs_from_args
 
     generate, cache = configs_from_args(args)
     return LLMEngine(generate, cache, progress=not args.no_progress)

@@ -14,7 +14,7 @@ ORDER_CHOICES = {"ab": ("ab",), "ba": ("ba",), "both": ("ab", "ba")}
 
 def register(subparsers: Any) -> None:
     """Add the ``judge`` sub-command."""
-    from preference_dissect.annotators.llm.cli_args import OPTIONAL_FLAGS, add_llm_arguments
+    from preference_dissect.llm.cli_args import OPTIONAL_FLAGS, add_llm_arguments
 
     p = subparsers.add_parser(
         "judge",
@@ -74,7 +74,7 @@ def calls_path_for(out: Path) -> Path:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    from preference_dissect.annotators.llm.cli_args import check_llm_args
+    from preference_dissect.llm.cli_args import check_llm_args
     from preference_dissect.errors import InputError
 
     check_llm_args(args)
@@ -90,7 +90,7 @@ def _check_args(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Judge the pairs and write the labels (and per-call details)."""
     _check_args(args)
-    from preference_dissect.annotators.llm import LLMEngine, configs_from_args
+    from preference_dissect.llm import LLMEngine, configs_from_args
     from preference_dissect.io import atomic_paths, check_output_file
     from preference_dissect.judges.llm_judge import (
         JudgeOptions,

@@ -98,7 +98,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="redo every stage even if an earlier run left its artifacts",
     )
-    from preference_dissect.annotators.llm import add_llm_arguments
+    from preference_dissect.llm import add_llm_arguments
 
     add_llm_arguments(p, model_required=False)
     j = p.add_argument_group("LLM judge (labels the pairs; its flags default to the LLM ones)")
@@ -121,7 +121,7 @@ def register(subparsers: Any) -> None:
 
 def judge_config(args: argparse.Namespace) -> Any:
     """The judge's engine config: the LLM flags with the judge's model, server and key."""
-    from preference_dissect.annotators.llm import configs_from_args
+    from preference_dissect.llm import configs_from_args
     from preference_dissect.judges.llm_judge import JudgeOptions, judge_config_fields
 
     fields = judge_config_fields(JudgeOptions(judge_name=args.judge_model))
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``prefdissect run``."""
     import sys
 
-    from preference_dissect.annotators.llm import CacheConfig, configs_from_args
+    from preference_dissect.llm import CacheConfig, configs_from_args
     from preference_dissect.io import check_output_folder
     from preference_dissect.pipeline import DEFAULT_SOURCE, RunConfig, run_pipeline
 

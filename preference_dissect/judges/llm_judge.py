@@ -1,6 +1,6 @@
 """Label pairs with an LLM judge: build the calls, run them on the LLM engine, combine orders.
 
-The engine (:mod:`preference_dissect.annotators.llm`) supplies caching, retries, the cost cap
+The engine (:mod:`preference_dissect.llm`) supplies caching, retries, the cost cap
 and progress; this module only decides what to ask and how to read the answers.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from preference_dissect.annotators.llm import GenerateConfig, LLMEngine, LLMRequest, LLMResult
+from preference_dissect.llm import GenerateConfig, LLMEngine, LLMRequest, LLMResult
 from preference_dissect.errors import NoUsableOutputError
 from preference_dissect.judges.combine import ORDERS, combine_orders, original_p_a, single_winner
 from preference_dissect.judges.prompt import build_messages, prompt_version
@@ -105,7 +105,7 @@ class JudgeRun:
 
 
 def judge_config_fields(options: JudgeOptions, top_logprobs: int | None = 20) -> dict[str, Any]:
-    """The :class:`~preference_dissect.annotators.llm.GenerateConfig` fields a judge fixes.
+    """The :class:`~preference_dissect.llm.GenerateConfig` fields a judge fixes.
 
     Free-text answers, log-probs with ``top_logprobs`` alternatives (``None`` or 0: none),
     the judge's completion limit, and no re-asks: a judge answer has no schema to fail, and
@@ -133,7 +133,7 @@ def generate_config(
     top_logprobs : int or None
         Alternatives per token (OpenAI allows up to 20).
     **kwargs
-        Other :class:`~preference_dissect.annotators.llm.GenerateConfig` fields (``base_url``,
+        Other :class:`~preference_dissect.llm.GenerateConfig` fields (``base_url``,
         ``concurrency``, ``max_cost_usd``, ``temperature``...).
     """
     return GenerateConfig(model=model, **judge_config_fields(options, top_logprobs), **kwargs)

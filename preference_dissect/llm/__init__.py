@@ -2,7 +2,7 @@
 
 Use it like this::
 
-    from preference_dissect.annotators.llm import GenerateConfig, LLMEngine, LLMRequest
+    from preference_dissect.llm import GenerateConfig, LLMEngine, LLMRequest
 
     engine = LLMEngine(GenerateConfig(model="gpt-4o-mini", concurrency=16))
     print(engine.preflight(requests).describe())  # raises CostCapError above the cap
@@ -35,8 +35,8 @@ whitespace stripped, with a warning) and is never logged or written anywhere; us
 ``base_url`` is sent as basic auth and stripped from everything recorded.
 """
 
-from preference_dissect.annotators.llm.cli_args import add_llm_arguments, configs_from_args
-from preference_dissect.annotators.llm.config import (
+from preference_dissect.llm.cli_args import add_llm_arguments, configs_from_args
+from preference_dissect.llm.config import (
     CacheConfig,
     CostEstimate,
     GenerateConfig,
@@ -44,7 +44,7 @@ from preference_dissect.annotators.llm.config import (
     LLMResult,
     RunStats,
 )
-from preference_dissect.annotators.llm.engine import LLMEngine
+from preference_dissect.llm.engine import LLMEngine
 
 __all__ = [
     "CacheConfig",

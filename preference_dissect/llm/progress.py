@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from preference_dissect.annotators.llm.config import RunStats
+from preference_dissect.llm.config import RunStats
 
 
 class RunProgress:

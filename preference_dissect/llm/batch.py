@@ -11,13 +11,11 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from preference_dissect.annotators.llm.config import LLMResult
-from preference_dissect.annotators.llm.retry import backoff_delay, is_retryable_status
-
-if TYPE_CHECKING:
-    from preference_dissect.annotators.llm.engine import LLMEngine, Prepared, _RunState
+from preference_dissect.llm.calls import EngineCalls, Prepared, RunState
+from preference_dissect.llm.config import LLMResult
+from preference_dissect.llm.retry import backoff_delay, is_retryable_status
 
 ENDPOINT = "/v1/chat/completions"
 TERMINAL = ("completed", "failed", "expired", "cancelled")
@@ -25,7 +23,7 @@ MAX_LINES = 50_000  # OpenAI's limit of requests per batch
 T = TypeVar("T")
 
 
-async def _retrying(engine: LLMEngine, call: Callable[[], Awaitable[T]]) -> T:
+async def _retrying(engine: EngineCalls, call: Callable[[], Awaitable[T]]) -> T:
     """Run one control-plane call (upload, create, poll, download) with transport retries."""
     import openai
 
@@ -42,13 +40,13 @@ async def _retrying(engine: LLMEngine, call: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
-def batch_mode(engine: LLMEngine) -> str:
+def batch_mode(engine: EngineCalls) -> str:
     """The structured mode used in batch lines (``json_schema`` under ``auto``)."""
     return "json_schema" if engine.config.structured == "auto" else engine.config.structured
 
 
 async def _submit(
-    engine: LLMEngine, client: Any, todo: list[Prepared], state: _RunState
+    engine: EngineCalls, client: Any, todo: list[Prepared], state: RunState
 ) -> list[tuple[str, list[str]]]:
     mode = batch_mode(engine)
     jobs = []
@@ -81,7 +79,7 @@ async def _submit(
     return jobs
 
 
-async def _wait(engine: LLMEngine, client: Any, batch_id: str) -> Any:
+async def _wait(engine: EngineCalls, client: Any, batch_id: str) -> Any:
     deadline = time.monotonic() + engine.config.batch_timeout_s
     while True:
         batch = await _retrying(engine, lambda: client.batches.retrieve(batch_id))
@@ -90,7 +88,7 @@ async def _wait(engine: LLMEngine, client: Any, batch_id: str) -> Any:
         await asyncio.sleep(engine.config.batch_poll_s)
 
 
-async def _download(engine: LLMEngine, client: Any, file_id: str | None) -> list[dict[str, Any]]:
+async def _download(engine: EngineCalls, client: Any, file_id: str | None) -> list[dict[str, Any]]:
     if not file_id:
         return []
     content = await _retrying(engine, lambda: client.files.content(file_id))
@@ -98,9 +96,9 @@ async def _download(engine: LLMEngine, client: Any, file_id: str | None) -> list
 
 
 def _admit(
-    engine: LLMEngine,
+    engine: EngineCalls,
     remaining: list[Prepared],
-    state: _RunState,
+    state: RunState,
     reserved: dict[str, float],
     finish: Callable[[Prepared, LLMResult], None],
 ) -> list[Prepared]:
@@ -122,10 +120,10 @@ def _admit(
 
 
 async def run_batch(
-    engine: LLMEngine,
+    engine: EngineCalls,
     client: Any,
     todo: list[Prepared],
-    state: _RunState,
+    state: RunState,
     groups: dict[str, list[int]],
 ) -> dict[str, LLMResult]:
     """Answer ``todo`` through the Batch API; return ``{cache key: result}``."""
@@ -137,8 +135,8 @@ async def run_batch(
     def finish(p: Prepared, result: LLMResult) -> None:
         if p.key in reserved:
             state.budget.release(reserved.pop(p.key))
-        engine._store(state, p, result)
-        engine._count_failure(result, len(groups[p.key]))
+        engine.store(state, p, result)
+        engine.count_failure(result, len(groups[p.key]))
         results[p.key] = result
         state.progress.advance(len(groups[p.key]))
 
@@ -180,7 +178,7 @@ async def run_batch(
                 finish(p, LLMResult(p.request.key, None, None, f"http_{status or 'error'}"))
                 continue
             body = response.get("body") or {}
-            replies.append((p, engine._accept(body, p, state, p.est_prompt_tokens)))
+            replies.append((p, engine.accept(body, p, state, p.est_prompt_tokens)))
             if p.key in reserved:
                 state.budget.release(reserved.pop(p.key))
         for p, reply in replies:  # then validate, re-asking live (reservations released above)

@@ -4,24 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import json
 import math
 import os
 import random
-import re
-import socket
-import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 import pydantic
 
-from preference_dissect.annotators.llm.cache import AnswerCache, CachedAnswer, cache_key
-from preference_dissect.annotators.llm.config import (
+from preference_dissect.errors import CostCapError, InputError
+from preference_dissect.llm.cache import AnswerCache, CachedAnswer, cache_key
+from preference_dissect.llm.calls import (
+    DOWNGRADED,
+    FINAL_NA,
+    UNCACHED_FINAL,
+    Budget,
+    Failure,
+    Prepared,
+    Reply,
+    RunState,
+    SpendLedger,
+    context_overflow_detail,
+    convert_logprobs,
+    estimate_request_tokens,
+    timeout_reason,
+)
+from preference_dissect.llm.client import (
+    CONNECTIONS_PER_CLIENT,
+    DUMMY_LOCAL_KEY,
+    clean_api_key,
+    http_response_class,
+    is_local,
+    server_host,
+)
+from preference_dissect.llm.config import (
     CacheConfig,
     CostEstimate,
     GenerateConfig,
@@ -30,19 +48,18 @@ from preference_dissect.annotators.llm.config import (
     RunStats,
     as_messages,
 )
-from preference_dissect.annotators.llm.prices import (
+from preference_dissect.llm.prices import (
     Price,
     estimate_body_tokens,
-    estimate_prompt_tokens,
     lookup_price,
 )
-from preference_dissect.annotators.llm.progress import RunProgress
-from preference_dissect.annotators.llm.retry import (
+from preference_dissect.llm.progress import RunProgress
+from preference_dissect.llm.retry import (
     backoff_delay,
     is_retryable_status,
     parse_retry_after,
 )
-from preference_dissect.annotators.llm.structured import (
+from preference_dissect.llm.structured import (
     MODES,
     Verdict,
     corrective_message,
@@ -50,283 +67,10 @@ from preference_dissect.annotators.llm.structured import (
     validate_answer,
     with_instruction,
 )
-from preference_dissect.errors import CostCapError, InputError
-from preference_dissect.urls import host_port, split_userinfo
+from preference_dissect.urls import split_userinfo
 
-#: NA reasons that are final (the same request would fail again): cached so re-runs don't
-#: pay again. Transport failures, the cost cap and batch failures are not cached.
-FINAL_NA = frozenset(
-    {
-        "invalid_json",
-        "schema_validation",
-        "truncated",
-        "refused",
-        "empty",
-        "http_400",
-        "http_413",
-        "http_422",
-        "context_overflow",
-    }
-)
-#: Final NA reasons that are still not cached: the fix is a setting outside the cache key (the
-#: server's context size, ``--max-context``), and asking again costs nothing billed.
-UNCACHED_FINAL = frozenset({"context_overflow"})
-#: ``error.code`` / ``error.type`` of a request too long for the model: OpenAI, vLLM and
-#: llama-cpp-python say ``context_length_exceeded``; llama.cpp's own server
-#: ``exceed_context_size_error``.
-CONTEXT_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error"})
-#: The same in words: "This model's maximum context length is 2048 tokens. However, you
-#: requested ..." (OpenAI, vLLM, llama-cpp-python), "the request exceeds the available context
-#: size" (llama.cpp), "... exceeds the context window" (others).
-_CONTEXT_WORDS = re.compile(
-    r"maximum context length|context[ _]length[ _]exceeded|exceeds? (?:the )?(?:available )?"
-    r"context (?:size|window|length)|context window exceeded",
-    re.IGNORECASE,
-)
-DETAIL_CHARS = 300
-
-
-def retryable_failures(
-    failures: dict[str, int], before: dict[str, int] | None = None
-) -> dict[str, int]:
-    """NA counts (since ``before``) whose reason may pass on a re-run: not in :data:`FINAL_NA`.
-
-    Timeouts, connection errors, retryable HTTP statuses, the cost cap and batch failures are
-    never cached, so re-running the same requests re-asks exactly those.
-    """
-    before = before or {}
-    out = {r: n - before.get(r, 0) for r, n in failures.items() if r not in FINAL_NA}
-    return {r: n for r, n in out.items() if n > 0}
-
-
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
-DUMMY_LOCAL_KEY = "sk-local-no-key"
-_FORMAT_WORDS = ("response_format", "json_schema", "schema")
-CONNECTIONS_PER_CLIENT = 16
-
-
-@functools.cache
-def http_response_class() -> type:
-    """The HTTP response class the installed ``openai`` SDK returns raw (httpx2 or httpx)."""
-    try:
-        import httpx2
-        import openai._httpx2  # noqa: F401  (SDK 3.x runs on httpx2)
-
-        return httpx2.Response
-    except ImportError:
-        import httpx
-
-        return httpx.Response
-
-
-def server_host(base_url: str | None) -> str:
-    """``host[:port]`` of the server, never with user info (``api.openai.com`` by default).
-
-    This is what the cache key, the cache's ``host`` column, manifests and error lines see, so
-    a password in the URL is stored nowhere and changing it keeps the cache valid.
-    """
-    return host_port(base_url)
-
-
-_WARNED_KEYS: set[str] = set()
-
-
-def clean_api_key(env_name: str, value: str | None) -> str | None:
-    """The API key from ``$env_name`` without surrounding whitespace (``None`` when unset).
-
-    A key pasted with a trailing newline or spaces (``OPENAI_API_KEY=$'sk-...\n'``) is used
-    stripped, and one line on stderr says so (once per variable and process): no valid key
-    has whitespace around it, and HTTP forbids a newline in a header. Whitespace, control or
-    non-ASCII characters *inside* the key cannot be repaired and raise
-    :class:`~preference_dissect.errors.InputError` naming the variable (never the key).
-    """
-    if value is None:
-        return None
-    key = value.strip()
-    if key != value and key and env_name not in _WARNED_KEYS:
-        _WARNED_KEYS.add(env_name)
-        print(
-            f"prefdissect: warning: {env_name} has leading/trailing whitespace or a newline; "
-            "using it stripped",
-            file=sys.stderr,
-        )
-    if any(not 33 <= ord(c) < 127 for c in key):
-        raise InputError(
-            f"{env_name} contains a space, a control character or a non-ASCII character inside "
-            "the key: check the value of that environment variable"
-        )
-    return key or None
-
-
-def is_local(base_url: str | None) -> bool:
-    """Whether ``base_url`` points at this machine."""
-    return bool(base_url) and (urlparse(base_url).hostname or "") in LOCAL_HOSTS
-
-
-def estimate_request_tokens(
-    messages: list[dict[str, Any]], schema: type[pydantic.BaseModel] | None
-) -> int:
-    """Conservative input tokens of a request in its largest form: with a schema, the messages
-    plus the schema instruction (``json_object`` / ``text`` modes; ``json_schema`` sends the
-    same schema as ``response_format``)."""
-    return estimate_prompt_tokens(with_instruction(messages, schema) if schema else messages)
-
-
-@dataclass
-class Prepared:
-    """A request rendered for sending: messages, schema, limits and its cache key."""
-
-    request: LLMRequest
-    messages: list[dict[str, Any]]
-    schema: type[pydantic.BaseModel] | None
-    max_tokens: int
-    key: str
-    est_prompt_tokens: int
-
-
-@dataclass
-class Reply:
-    """One successful HTTP answer."""
-
-    text: str | None
-    finish_reason: str | None
-    refusal: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    top_logprobs: list[dict[str, float]] | None
-
-
-@dataclass
-class Failure:
-    """A call that produced no answer, with the NA reason (and what the server said)."""
-
-    reason: str
-    detail: str | None = None
-
-
-#: Sentinel of :meth:`LLMEngine._status_failure`: the response format was downgraded.
-_DOWNGRADED = Failure("format_downgraded")
-
-
-@dataclass
-class _Budget:
-    """The spending cap during a run: real spend plus in-flight reservations stay within it.
-
-    A call reserves its worst case (conservative prompt estimate + ``max_tokens``) before it
-    is sent and releases the reservation when it ends; its real cost then counts as spent.
-    When a server reports more prompt tokens than estimated, ``prompt_scale`` grows to the
-    observed ratio so later reservations are big enough.
-    """
-
-    cap: float | None
-    price: Price
-    spent: float = 0.0
-    reserved: float = 0.0
-    prompt_scale: float = 1.0
-    in_flight: int = 0
-    _released: asyncio.Event | None = field(default=None, repr=False)
-
-    def worst_case(self, est_prompt_tokens: int, max_tokens: int) -> float:
-        """Dollars one call may cost at most."""
-        return self.price.cost(math.ceil(est_prompt_tokens * self.prompt_scale), max_tokens)
-
-    def reserve(self, worst: float) -> bool:
-        """Reserve ``worst`` dollars if spent + reserved + worst stays within the cap."""
-        if self.cap is not None and self.spent + self.reserved + worst > self.cap + 1e-12:
-            return False
-        self.reserved += worst
-        self.in_flight += 1
-        return True
-
-    async def acquire(self, worst: float) -> bool:
-        """Reserve ``worst``, waiting while calls in flight may still free room.
-
-        Returns ``False`` (the call is NA ``cost_cap``) only when nothing is in flight and the
-        real spend plus ``worst`` would still pass the cap.
-        """
-        while not self.reserve(worst):
-            if self.in_flight == 0:
-                return False
-            if self._released is None:
-                self._released = asyncio.Event()
-            self._released.clear()
-            await self._released.wait()
-        return True
-
-    def release(self, worst: float) -> None:
-        """End a reservation (its real cost, if any, is in ``spent`` already)."""
-        self.reserved -= worst
-        self.in_flight -= 1
-        if self._released is not None:
-            self._released.set()
-
-    def observe(self, est_prompt_tokens: int, prompt_tokens: int) -> None:
-        """Scale later reservations up when a call used more prompt tokens than estimated."""
-        if est_prompt_tokens > 0 and prompt_tokens > est_prompt_tokens * self.prompt_scale:
-            self.prompt_scale = prompt_tokens / est_prompt_tokens
-
-
-@dataclass
-class SpendLedger:
-    """Dollars spent by one or more engines (see :class:`LLMEngine`'s ``ledger``)."""
-
-    spent: float = 0.0
-
-
-@dataclass
-class _RunState:
-    cache: AnswerCache | None
-    budget: _Budget
-    progress: RunProgress
-    probe_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-def timeout_reason(exc: BaseException) -> str:
-    """``"connection"`` when a reported timeout is really a refused/unresolvable connection.
-
-    The SDK's aiohttp transport maps every aiohttp connection error to ``ConnectTimeout``
-    (openai-python PR #3594 review), so a refused connection arrives as ``APITimeoutError``;
-    the OS error in its cause chain tells them apart. Anything else is ``"timeout"``.
-    """
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, ConnectionError | socket.gaierror):
-            return "connection"
-        cur = cur.__cause__ or cur.__context__
-    return "timeout"
-
-
-def context_overflow_detail(exc: Any) -> str | None:
-    """The server's message when an HTTP error says the request does not fit the model's
-    context window (see :data:`CONTEXT_CODES`), else ``None``.
-
-    ``exc`` is an ``openai.APIStatusError``: its ``body`` is the ``error`` object of the JSON
-    answer (or the whole answer), ``code`` / ``type`` come from it.
-    """
-    body = getattr(exc, "body", None)
-    error = body.get("error", body) if isinstance(body, dict) else {}
-    error = error if isinstance(error, dict) else {"message": str(error)}
-    labels = {str(getattr(exc, "code", None) or ""), str(error.get("code") or "")}
-    labels |= {str(getattr(exc, "type", None) or ""), str(error.get("type") or "")}
-    message = str(error.get("message") or getattr(exc, "message", "") or exc)
-    if labels & CONTEXT_CODES or _CONTEXT_WORDS.search(message):
-        return " ".join(message.split())[:DETAIL_CHARS]
-    return None
-
-
-def convert_logprobs(choice: dict[str, Any]) -> list[dict[str, float]] | None:
-    """Per generated token ``{token: logprob}`` from a chat-completion choice (JSON dict)."""
-    content = (choice.get("logprobs") or {}).get("content")
-    if not content:
-        return None
-    out = []
-    for tok in content:
-        row = {t["token"]: float(t["logprob"]) for t in (tok.get("top_logprobs") or [])}
-        row.setdefault(tok["token"], float(tok["logprob"]))
-        out.append(row)
-    return out
+#: Words in an HTTP error that mean the server rejected the response format.
+FORMAT_WORDS = ("response_format", "json_schema", "schema")
 
 
 class LLMEngine:
@@ -517,14 +261,14 @@ class LLMEngine:
                 hits = cache.get_many(groups)
             for key, cached in hits.items():
                 result = self._from_cache(cached, prepared[groups[key][0]])
-                self._count_failure(result, len(groups[key]))
+                self.count_failure(result, len(groups[key]))
                 for i in groups[key]:
                     results[i] = self._copy_for(result, prepared[i])
                     self._stats.cache_hits += 1
             todo = [prepared[idx[0]] for key, idx in groups.items() if key not in hits]
             progress = RunProgress(self.progress, len(prepared), description, self._stats)
             progress.print(self._estimate(prepared, hits).describe())
-            state = _RunState(cache, _Budget(self.remaining_cap(), self.price), progress)
+            state = RunState(cache, Budget(self.remaining_cap(), self.price), progress)
             with progress:
                 progress.advance(len(prepared) - sum(len(groups[p.key]) for p in todo))
                 if todo:
@@ -578,7 +322,7 @@ class LLMEngine:
             "shorten the inputs, or raise --max-context if the model's window is larger)"
         )
 
-    def _count_failure(self, result: LLMResult, n: int) -> None:
+    def count_failure(self, result: LLMResult, n: int) -> None:
         if result.na_reason is not None:
             fails = self._stats.failures
             fails[result.na_reason] = fails.get(result.na_reason, 0) + n
@@ -616,7 +360,7 @@ class LLMEngine:
             cached.top_logprobs,
         )
 
-    def _store(self, state: _RunState, p: Prepared, result: LLMResult) -> None:
+    def store(self, state: RunState, p: Prepared, result: LLMResult) -> None:
         if state.cache is None:
             return
         reason = result.na_reason
@@ -682,14 +426,14 @@ class LLMEngine:
         return max(1, math.ceil(self.config.concurrency / CONNECTIONS_PER_CLIENT))
 
     async def _answer_all(
-        self, todo: list[Prepared], state: _RunState, groups: dict[str, list[int]]
+        self, todo: list[Prepared], state: RunState, groups: dict[str, list[int]]
     ) -> dict[str, LLMResult]:
         n_clients = self._client_count()
         clients = [self.make_client() for _ in range(n_clients)]
         answers: dict[str, LLMResult] = {}
         try:
             if self.config.batch:
-                from preference_dissect.annotators.llm.batch import run_batch
+                from preference_dissect.llm.batch import run_batch
 
                 return await run_batch(self, clients[0], todo, state, groups)
             pending = iter(todo)  # shared by the workers; next() never awaits, so no races
@@ -700,8 +444,8 @@ class LLMEngine:
                 # to the concurrency, not to the number of requests (no task per request).
                 for p in pending:
                     result = await self.answer(client, p, state)
-                    self._store(state, p, result)
-                    self._count_failure(result, len(groups[p.key]))
+                    self.store(state, p, result)
+                    self.count_failure(result, len(groups[p.key]))
                     answers[p.key] = result
                     state.progress.advance(len(groups[p.key]))
 
@@ -720,12 +464,12 @@ class LLMEngine:
                 await client.close()
 
     async def answer(
-        self, client: Any, p: Prepared, state: _RunState, first: Reply | None = None
+        self, client: Any, p: Prepared, state: RunState, first: Reply | None = None
     ) -> LLMResult:
         """Ask one request: validate, re-ask on invalid answers, return the result.
 
         A re-ask sends the original messages plus one short corrective user message (see
-        :func:`~preference_dissect.annotators.llm.structured.corrective_message`), not the
+        :func:`~preference_dissect.llm.structured.corrective_message`), not the
         conversation so far. ``first`` is an answer already obtained (a batch output line) to
         validate first.
         """
@@ -824,7 +568,7 @@ class LLMEngine:
             return {}
 
     async def _call(
-        self, client: Any, p: Prepared, messages: list[dict[str, Any]], state: _RunState
+        self, client: Any, p: Prepared, messages: list[dict[str, Any]], state: RunState
     ) -> Reply | Failure:
         skey = (self.host, self.config.model)
         if (
@@ -838,7 +582,7 @@ class LLMEngine:
         return await self._call_with_retries(client, p, messages, state)
 
     async def _call_with_retries(
-        self, client: Any, p: Prepared, messages: list[dict[str, Any]], state: _RunState
+        self, client: Any, p: Prepared, messages: list[dict[str, Any]], state: RunState
     ) -> Reply | Failure:
         import openai
 
@@ -866,13 +610,13 @@ class LLMEngine:
             except openai.APIStatusError as exc:
                 reason = f"http_{exc.status_code}"
                 final = self._status_failure(exc, p, mode)
-                if final is _DOWNGRADED:
+                if final is DOWNGRADED:
                     continue  # the server rejected the response format: try the next mode
                 if final is not None:
                     return final
                 delay = parse_retry_after(exc.response.headers)
             else:
-                return self._accept(resp, p, state, est)
+                return self.accept(resp, p, state, est)
             finally:
                 state.budget.release(worst)
             if attempt >= self.config.max_retries:
@@ -885,7 +629,7 @@ class LLMEngine:
 
     def _status_failure(self, exc: Any, p: Prepared, mode: str) -> Failure | None:
         """Read an HTTP error: ``None`` when worth retrying, a final :class:`Failure`
-        (``context_overflow`` with the server's message, ``http_NNN``), or ``_DOWNGRADED``
+        (``context_overflow`` with the server's message, ``http_NNN``), or ``DOWNGRADED``
         after a rejected response format. A refused key, an unknown model or an exhausted
         quota raise :class:`~preference_dissect.errors.InputError`.
         """
@@ -897,10 +641,10 @@ class LLMEngine:
         if (
             p.schema is not None
             and status in (400, 422, 500)
-            and any(w in message for w in _FORMAT_WORDS)
+            and any(w in message for w in FORMAT_WORDS)
             and self._downgrade(mode)
         ):
-            return _DOWNGRADED
+            return DOWNGRADED
         if status in (401, 403):
             raise InputError(
                 f"{self.host} refused the API key (HTTP {status}); check ${self.config.api_key_env}"
@@ -917,13 +661,13 @@ class LLMEngine:
             ) from None
         return None if is_retryable_status(status) else Failure(f"http_{status}")
 
-    def _accept(
-        self, resp: dict[str, Any], p: Prepared, state: _RunState, est_prompt_tokens: int = 0
+    def accept(
+        self, resp: dict[str, Any], p: Prepared, state: RunState, est_prompt_tokens: int = 0
     ) -> Reply:
         """Account for one chat-completion JSON body and return its answer.
 
         ``est_prompt_tokens`` is the estimate its reservation was made with (see
-        :meth:`_Budget.observe`).
+        :meth:`~preference_dissect.llm.calls.Budget.observe`).
         """
         if p.schema is not None:  # this response format works here: keep it for the run
             self._confirmed.add((self.host, self.config.model))

@@ -245,7 +245,7 @@ class CostEstimate:
         Requests that would be sent.
     prompt_tokens, max_completion_tokens : int
         Estimated input tokens (conservative, per script: see
-        :func:`~preference_dissect.annotators.llm.prices.estimate_text_tokens`) and the
+        :func:`~preference_dissect.llm.prices.estimate_text_tokens`) and the
         completion-token ceiling of the calls.
     usd : float
         Worst-case dollars (``None`` price means unknown: counted as 0).

@@ -17,13 +17,13 @@ import argparse
 from collections.abc import Collection
 from pathlib import Path
 
-from preference_dissect.annotators.llm.config import (
+from preference_dissect.errors import InputError
+from preference_dissect.llm.config import (
     HTTP_BACKENDS,
     STRUCTURED_MODES,
     CacheConfig,
     GenerateConfig,
 )
-from preference_dissect.errors import InputError
 
 #: Flags a command may leave out (``exclude``): ``judge`` forces free text, never re-asks and
 #: does not batch.
