@@ -35,8 +35,8 @@ P = 29
 def main() -> int:
     import arviz as az
 
-    from preference_dissect.models.fit import fit_cell
-    from preference_dissect.models.spec import FitSpec, Prior
+    from preference_dissect.fit.cells import fit_cell
+    from preference_dissect.fit.spec import FitSpec, Prior
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=40)

@@ -40,8 +40,8 @@ TARGET_SECONDS = 300.0
 
 def build_features(seed: int) -> tuple[object, dict, dict]:
     """Simulated GAIR-shaped features table, the true weights and the group sizes."""
-    from preference_dissect.models.external import read_gair_weights
-    from preference_dissect.models.simulate import simulate_features
+    from preference_dissect.fit.external import read_gair_weights
+    from preference_dissect.fit.simulate import simulate_features
 
     idata = read_gair_weights(GAIR / "fitted_weights")
     w = idata.posterior["weight"].to_numpy()[0, 0].astype(float)
@@ -67,10 +67,10 @@ def build_features(seed: int) -> tuple[object, dict, dict]:
 
 def long_nuts_comparison(fit_path: Path, frame, cells: list[tuple[str, str]], seed: int) -> dict:
     """Compare the default fit with long NUTS on some cells."""
-    from preference_dissect.models.features import validate_features
-    from preference_dissect.models.idata import load_fit
-    from preference_dissect.models.nuts import nuts_sample
-    from preference_dissect.models.spec import FitSpec
+    from preference_dissect.fit.features import validate_features
+    from preference_dissect.fit.idata import load_fit
+    from preference_dissect.fit.nuts import nuts_sample
+    from preference_dissect.fit.spec import FitSpec
 
     idata = load_fit(fit_path)
     post = idata.posterior["weight"]
@@ -114,9 +114,9 @@ def default_nuts_timing(frame, cells: list[tuple[str, str]], total_fits: int) ->
 
     import pymc as pm
 
-    from preference_dissect.models.features import validate_features
-    from preference_dissect.models.nuts import build_model
-    from preference_dissect.models.spec import FitSpec
+    from preference_dissect.fit.features import validate_features
+    from preference_dissect.fit.nuts import build_model
+    from preference_dissect.fit.spec import FitSpec
 
     table = validate_features(frame).cells()
     times = []
@@ -192,7 +192,7 @@ def main() -> int:
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)
             return 1
-        from preference_dissect.models.idata import diagnostics_frame, load_fit
+        from preference_dissect.fit.idata import diagnostics_frame, load_fit
 
         idata = load_fit(fit_path)
         diag = diagnostics_frame(idata)

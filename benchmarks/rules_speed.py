@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-s", type=float, default=5.0)
     args = parser.parse_args(argv)
 
-    from preference_dissect.annotators import get_annotator
+    from preference_dissect.annotate import get_annotator
     from preference_dissect.load import load_source
 
     pairs = load_source("bundled:hh-rlhf").pairs

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args(argv)
 
-    from preference_dissect.annotators.scenario import classify_offline, load_taxonomy
+    from preference_dissect.annotate.scenario import classify_offline, load_taxonomy
 
     taxonomy = load_taxonomy()
     df = _read(args.path, args.limit, args.stride)
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         [classify_offline(q)[0] for q in df["prompt"]], df, taxonomy.group_of
     )
     if args.model:
+        from preference_dissect.annotate.scenario import scenario_requests
         from preference_dissect.llm import GenerateConfig, LLMEngine
-        from preference_dissect.annotators.scenario import scenario_requests
 
         engine = LLMEngine(
             GenerateConfig(

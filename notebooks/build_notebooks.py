@@ -84,7 +84,7 @@ print("B:", first["response_b"][:300])
 The annotations table is long: one row per pair, attribute and side.
 """),
     code("""\
-from preference_dissect.annotators.runner import annotate_pairs
+from preference_dissect.annotate.runner import annotate_pairs
 
 annotations, info = annotate_pairs(dataset.pairs, "rules")
 print(len(annotations), "annotation rows;", annotations["attribute"].nunique(), "attributes")
@@ -111,10 +111,10 @@ importance sampling (PyMC NUTS where that is not reliable), takes seconds; the d
 table says which engine each fit used and how well it converged.
 """),
     code("""\
-from preference_dissect.models.features import validate_features
-from preference_dissect.models.fit import fit_table
-from preference_dissect.models.idata import build_idata, diagnostics_frame, save_fit
-from preference_dissect.models.spec import FitSpec
+from preference_dissect.fit.features import validate_features
+from preference_dissect.fit.cells import fit_table
+from preference_dissect.fit.idata import build_idata, diagnostics_frame, save_fit
+from preference_dissect.fit.spec import FitSpec
 
 table = validate_features(features)
 spec = FitSpec(seed=0)
@@ -226,7 +226,7 @@ errors
     code("""\
 from preference_dissect.analyse.scores import weight_summary
 from preference_dissect.bundled import bundled_path
-from preference_dissect.models.external import read_gair_weights
+from preference_dissect.fit.external import read_gair_weights
 
 scores = weight_summary(read_gair_weights(bundled_path("gair-weights")))
 comm = scores[scores["group"] == "Communication"].pivot_table(
@@ -298,7 +298,7 @@ for f in files:
 """),
     code("""\
 import numpy as np
-from preference_dissect.annotators.runner import annotate_pairs
+from preference_dissect.annotate.runner import annotate_pairs
 from preference_dissect.load.schema import PairDataset
 
 llmbar = load_source("bundled:llmbar")

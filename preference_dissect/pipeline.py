@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from preference_dissect.llm.config import CacheConfig, GenerateConfig
 from preference_dissect.errors import InputError
+from preference_dissect.llm.config import CacheConfig, GenerateConfig
 
 DEFAULT_SOURCE = "bundled:hh-rlhf"
 PAIRS = "pairs.parquet"
@@ -182,10 +182,10 @@ def _judge_stage(
     cfg: RunConfig, dataset: Any, stages: _Stages, manifest: Any, out: Path, say: Any
 ) -> Any:
     """Label the pairs with the LLM judge of ``cfg.judge``; return the dataset with them."""
-    from preference_dissect.llm import LLMEngine
     from preference_dissect.compare.inputs import add_labels
     from preference_dissect.io import write_parquet
     from preference_dissect.judges.llm_judge import JudgeOptions, judge_pairs
+    from preference_dissect.llm import LLMEngine
 
     assert cfg.judge is not None
     options = JudgeOptions(judge_name=cfg.judge.model)
@@ -276,7 +276,7 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
                 dataset = add_labels(dataset, read_table(path), file=path)
             has_scenarios = dataset.pairs["scenario"].notna().any()
             if cfg.classify == "always" or (cfg.classify == "auto" and not has_scenarios):
-                from preference_dissect.annotators.scenario import classify_pairs
+                from preference_dissect.annotate.scenario import classify_pairs
 
                 before = _failures(engine)
                 pairs, classified = classify_pairs(dataset.pairs, engine)
@@ -304,7 +304,7 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
 
     # annotate
     annotator = cfg.annotator_name(engine is not None)
-    from preference_dissect.annotators.runner import annotate_pairs, resolve_annotator
+    from preference_dissect.annotate.runner import annotate_pairs, resolve_annotator
 
     ann = resolve_annotator(annotator)
     ann_settings = {
@@ -362,9 +362,9 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
     summary["features"] = len(features)
 
     # fit
-    from preference_dissect.models.features import validate_features
-    from preference_dissect.models.idata import load_fit
-    from preference_dissect.models.spec import FitSpec, Prior
+    from preference_dissect.fit.features import validate_features
+    from preference_dissect.fit.idata import load_fit
+    from preference_dissect.fit.spec import FitSpec, Prior
 
     spec = FitSpec(
         model=cfg.model,
@@ -377,7 +377,7 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
     if stages.reusable("fit", spec.to_dict(), FIT):
         idata = load_fit(out / FIT)
     else:
-        from preference_dissect.models.runner import fit_features
+        from preference_dissect.fit.runner import fit_features
 
         with manifest.stage("fit") as facts:
             table = validate_features(features, file=out / FEATURES, model=cfg.model)
@@ -397,7 +397,7 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
                 f"fit: {fitted} fits in {outcome.seconds:.1f} s"
                 + (f"; {skipped} cell(s) not fitted (too few pairs)" if skipped else "")
             )
-    from preference_dissect.models.idata import diagnostics_frame
+    from preference_dissect.fit.idata import diagnostics_frame
 
     diag = diagnostics_frame(idata)
     summary["fits"] = int((diag["method"] != "skipped").sum())

@@ -22,7 +22,7 @@ from preference_dissect.analyse.similarity import (
     parse_size,
     size_group_similarity,
 )
-from preference_dissect.models.idata import build_idata
+from preference_dissect.fit.idata import build_idata
 
 ATTRS = ["friendly", "no_minor_errors", "no_severe_errors", "lengthy"]
 
@@ -198,7 +198,7 @@ def test_analyze_cli_writes_tables_plots_and_summary(tmp_path, cli):
         )
     }
     idata = _idata(means)
-    from preference_dissect.models.idata import save_fit
+    from preference_dissect.fit.idata import save_fit
 
     fit = save_fit(idata, tmp_path / "fit.nc")
     out = tmp_path / "analysis"

@@ -8,7 +8,7 @@ import textwrap
 import pandas as pd
 import pytest
 
-from preference_dissect.annotators import get_annotator, load_attribute_set, parse_attribute_set
+from preference_dissect.annotate import get_annotator, load_attribute_set, parse_attribute_set
 from preference_dissect.errors import InputError
 from preference_dissect.load import load_source
 from preference_dissect.load.schema import write_dataset

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from preference_dissect.annotators import load_attribute_set
-from preference_dissect.annotators.rules import word_count
+from preference_dissect.annotate import load_attribute_set
+from preference_dissect.annotate.rules import word_count
 from preference_dissect.load import load_source
 from preference_dissect.load.schema import PairDataset, write_dataset
 from preference_dissect.testing.openai_server import Fault, OpenAIServer, Reply

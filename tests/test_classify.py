@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from preference_dissect.annotators.scenario import classify_offline, load_taxonomy
+from preference_dissect.annotate.scenario import classify_offline, load_taxonomy
 from preference_dissect.load import load_source
 from preference_dissect.load.schema import read_dataset, write_dataset
 from preference_dissect.testing.openai_server import OpenAIServer, Reply

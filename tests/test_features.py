@@ -296,7 +296,7 @@ def test_style_covariates_from_text_and_metadata():
 
 
 def test_attribute_set_object_name_and_inferred_give_the_same_table():
-    from preference_dissect.annotators.attribute_sets import load_attribute_set
+    from preference_dissect.annotate.attribute_sets import load_attribute_set
 
     by_name, _ = build_features(_annotations(), _dataset(), "gair29", na="impute")
     by_object, _ = build_features(

@@ -83,7 +83,7 @@ def test_arena_style_covariates_from_conv_metadata_agree_with_text_counts():
 
 
 def test_hh_rlhf_features_pass_the_fit_validator(hh_features):
-    from preference_dissect.models.features import validate_features
+    from preference_dissect.fit.features import validate_features
 
     _, table, _ = hh_features
     rules_only = table[[c for c in table.columns if not c.startswith("style_")]]

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from preference_dissect.models.fit import fit_cell
-from preference_dissect.models.idata import load_fit, warnings_of
-from preference_dissect.models.simulate import simulate_features
-from preference_dissect.models.spec import FitSpec
+from preference_dissect.fit.cells import fit_cell
+from preference_dissect.fit.idata import load_fit, warnings_of
+from preference_dissect.fit.simulate import simulate_features
+from preference_dissect.fit.spec import FitSpec
 
 ATTRS = ["friendly", "lengthy", "no_severe_errors", "clear"]
 
@@ -109,8 +109,8 @@ def test_unreliable_importance_sampling_falls_back_to_nuts():
 
 
 def test_interrupted_fit_resumes_from_saved_fits(tmp_path, cli, features_path):
-    from preference_dissect.models.checkpoint import Checkpoint, table_fingerprint
-    from preference_dissect.models.features import read_features
+    from preference_dissect.fit.checkpoint import Checkpoint, table_fingerprint
+    from preference_dissect.fit.features import read_features
 
     out = tmp_path / "fit.nc"
     table = read_features(features_path)

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from preference_dissect.errors import InputError
-from preference_dissect.models.features import validate_features
-from preference_dissect.models.fit import fit_cell, fit_table
-from preference_dissect.models.idata import build_idata, diagnostics_frame, load_fit, save_fit
-from preference_dissect.models.importance import importance_sample
-from preference_dissect.models.nuts import nuts_sample
-from preference_dissect.models.posterior import Posterior
-from preference_dissect.models.simulate import simulate_features
-from preference_dissect.models.spec import FitSpec, Prior
+from preference_dissect.fit.cells import fit_cell, fit_table
+from preference_dissect.fit.features import validate_features
+from preference_dissect.fit.idata import build_idata, diagnostics_frame, load_fit, save_fit
+from preference_dissect.fit.importance import importance_sample
+from preference_dissect.fit.nuts import nuts_sample
+from preference_dissect.fit.posterior import Posterior
+from preference_dissect.fit.simulate import simulate_features
+from preference_dissect.fit.spec import FitSpec, Prior
 
 
 def _data(n: int, p: int, seed: int, scale: float = 0.4):

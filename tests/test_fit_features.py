@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from preference_dissect.errors import InputError
-from preference_dissect.models.features import read_features, validate_features
-from preference_dissect.models.simulate import simulate_features
+from preference_dissect.fit.features import read_features, validate_features
+from preference_dissect.fit.simulate import simulate_features
 
 ATTRS = ["friendly", "lengthy", "no_severe_errors"]
 
@@ -82,7 +82,7 @@ def test_both_models_accept_soft_targets_in_the_unit_interval(features_frame):
 
 def test_csv_errors_count_the_header_as_row_1(tmp_path, features_frame):
     """Everywhere else a CSV's header is row 1; fit counted records from 1 (off by one)."""
-    from preference_dissect.models.features import read_features
+    from preference_dissect.fit.features import read_features
 
     frame = features_frame.astype({"friendly": object})
     frame.loc[2, "friendly"] = "high"
@@ -100,7 +100,7 @@ def test_csv_errors_count_the_header_as_row_1(tmp_path, features_frame):
 def test_many_attributes_give_no_pandas_warning(tmp_path, cli):
     """200 attribute columns used to print 101 PerformanceWarning lines (column-by-column
     inserts) that buried the real warnings."""
-    from preference_dissect.models.simulate import simulate_features
+    from preference_dissect.fit.simulate import simulate_features
 
     attrs = [f"attr_{i:03d}" for i in range(200)]
     rng = np.random.default_rng(0)

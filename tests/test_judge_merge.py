@@ -7,10 +7,10 @@ import math
 import pandas as pd
 import pytest
 
-from preference_dissect.llm import CacheConfig, LLMEngine
 from preference_dissect.errors import InputError
 from preference_dissect.judges import merge_labels, read_labels
 from preference_dissect.judges.llm_judge import JudgeOptions, generate_config, judge_pairs
+from preference_dissect.llm import CacheConfig, LLMEngine
 from preference_dissect.load import load_source
 from preference_dissect.load.schema import read_dataset, write_dataset
 from preference_dissect.testing.openai_server import OpenAIServer, Reply

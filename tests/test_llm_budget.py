@@ -166,7 +166,7 @@ def test_estimate_above_the_cap_stops_before_spending(cli, plain, tmp_path, comm
 
 
 def test_library_entry_points_gate_like_the_cli(plain, tmp_path):
-    from preference_dissect.annotators.runner import annotate_pairs
+    from preference_dissect.annotate.runner import annotate_pairs
     from preference_dissect.errors import CostCapError
     from preference_dissect.load import load_source
 

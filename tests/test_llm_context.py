@@ -10,7 +10,7 @@ import pandas as pd
 import pydantic
 import pytest
 
-from preference_dissect.annotators.base import engine_na_reason
+from preference_dissect.annotate.base import engine_na_reason
 from preference_dissect.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
 from preference_dissect.testing.openai_server import OpenAIServer, Reply
 

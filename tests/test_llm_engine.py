@@ -14,6 +14,7 @@ from pathlib import Path
 import pydantic
 import pytest
 
+from preference_dissect.errors import InputError
 from preference_dissect.llm import (
     CacheConfig,
     GenerateConfig,
@@ -21,9 +22,8 @@ from preference_dissect.llm import (
     LLMRequest,
 )
 from preference_dissect.llm.cache import CACHE_FILE
-from preference_dissect.llm.config import HTTP_BACKENDS
 from preference_dissect.llm.calls import estimate_request_tokens
-from preference_dissect.errors import InputError
+from preference_dissect.llm.config import HTTP_BACKENDS
 from preference_dissect.testing.openai_server import Fault, OpenAIServer, Reply
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from preference_dissect.annotators.rules import RulesAnnotator
+from preference_dissect.annotate.rules import RulesAnnotator
 from preference_dissect.compare import build_features
 from preference_dissect.io import write_parquet
 from preference_dissect.load import load_source
@@ -70,11 +70,11 @@ def make_dataset(n: int = 60, seed: int = 0) -> PairDataset:
 
 def fake_posterior(features: pd.DataFrame, seed: int = 0, bad_fit: bool = True):
     """A hand-made posterior in the documented ``fit.nc`` shape, assembled by the fit stage's
-    own :func:`~preference_dissect.models.idata.build_idata`: one fit per (judge, group) but
+    own :func:`~preference_dissect.fit.idata.build_idata`: one fit per (judge, group) but
     the last judge's ``all`` (missing), and, if ``bad_fit``, one fit that has not mixed (the
     second chain sits elsewhere, R-hat >> 1.01, three divergences)."""
-    from preference_dissect.models.fit import CellFit
-    from preference_dissect.models.idata import build_idata
+    from preference_dissect.fit.cells import CellFit
+    from preference_dissect.fit.idata import build_idata
 
     rng = np.random.default_rng(seed)
     attrs = [c for c in features.columns if c not in ("pair_id", "judge", "group", "y")]
@@ -122,10 +122,10 @@ def fake_posterior(features: pd.DataFrame, seed: int = 0, bad_fit: bool = True):
 def real_fit(features: pd.DataFrame):
     """The fit stage's own fit (Laplace + importance sampling, NUTS fallback) of every
     (judge, group) of ``features``."""
-    from preference_dissect.models.features import validate_features
-    from preference_dissect.models.fit import fit_table
-    from preference_dissect.models.idata import build_idata
-    from preference_dissect.models.spec import FitSpec
+    from preference_dissect.fit.cells import fit_table
+    from preference_dissect.fit.features import validate_features
+    from preference_dissect.fit.idata import build_idata
+    from preference_dissect.fit.spec import FitSpec
 
     table = validate_features(features)
     spec = FitSpec(seed=0, min_group_size=5)  # the fixture's groups are small on purpose
@@ -171,7 +171,7 @@ def build_run_dir(
     write_parquet(feats, run / "features.parquet")
     m.record_stage("features", 0.3, rows=len(feats))
     if fit:
-        from preference_dissect.models.idata import save_fit
+        from preference_dissect.fit.idata import save_fit
 
         idata = real_fit(feats) if fit == "real" else fake_posterior(feats)
         save_fit(idata, run / "fit.nc")

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from preference_dissect.annotators import ANNOTATION_COLUMNS, get_annotator, load_attribute_set
-from preference_dissect.annotators.rules import measure, repetition_share, word_count
+from preference_dissect.annotate import ANNOTATION_COLUMNS, get_annotator, load_attribute_set
+from preference_dissect.annotate.rules import measure, repetition_share, word_count
 from preference_dissect.load import load_source
 from preference_dissect.load.schema import PairDataset, write_dataset
 

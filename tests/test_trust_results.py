@@ -230,7 +230,7 @@ def test_pandalm_agreement_with_the_majority_leaves_the_audited_annotator_out(cl
 
 
 def test_offline_classifier_reads_the_earlier_turns():
-    from preference_dissect.annotators.scenario import classify_offline
+    from preference_dissect.annotate.scenario import classify_offline
 
     assert classify_offline("make it shorter")[0] == "default"
     fine, _ = classify_offline("make it shorter", ["Write a poem about the sea"])
@@ -241,7 +241,7 @@ def test_fit_guards_min_group_size_ties_and_linear_small_cells(tmp_path, cli):
     """fit applies --min-group-size itself (run and the verbs agree), accepts --ties half
     with the logistic model, and a linear fit on a tiny cell is skipped, not a traceback
     buried in numpy RuntimeWarnings."""
-    from preference_dissect.models.simulate import simulate_features
+    from preference_dissect.fit.simulate import simulate_features
 
     rng = np.random.default_rng(1)
     attrs = ["a", "b", "c", "d", "e", "f"]

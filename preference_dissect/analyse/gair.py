@@ -22,7 +22,7 @@ from preference_dissect.analyse.scores import (
 )
 from preference_dissect.analyse.similarity import judge_similarity, size_group_similarity
 from preference_dissect.bundled import bundled_path
-from preference_dissect.models.external import read_gair_weights
+from preference_dissect.fit.external import read_gair_weights
 
 GPT4_TURBO = "gpt-4-1106-preview"
 SEVERE_JUDGES = ("human", GPT4_TURBO, "qwen-72b-chat")

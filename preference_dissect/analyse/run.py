@@ -23,8 +23,8 @@ from preference_dissect.analyse.similarity import (
     judge_similarity,
     size_group_similarity,
 )
+from preference_dissect.fit.idata import diagnostics_frame, spec_of, warnings_of
 from preference_dissect.io import write_json, write_text
-from preference_dissect.models.idata import diagnostics_frame, spec_of, warnings_of
 
 MAX_PLOT_JUDGES = 6
 

@@ -65,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
 
     from preference_dissect.analyse.run import analyse_fit
     from preference_dissect.errors import InputError
+    from preference_dissect.fit.external import read_gair_weights
+    from preference_dissect.fit.idata import load_fit
     from preference_dissect.io import check_output_folder
-    from preference_dissect.models.external import read_gair_weights
-    from preference_dissect.models.idata import load_fit
 
     if args.top_k < 1:
         raise InputError("--top-k must be at least 1", field="top-k")

@@ -50,8 +50,8 @@ def register(subparsers: Any) -> None:
 
 def check_engine_args(args: argparse.Namespace) -> None:
     """Reject impossible flag values with one-line errors (also on the offline path)."""
-    from preference_dissect.llm.cli_args import check_llm_args
     from preference_dissect.errors import InputError
+    from preference_dissect.llm.cli_args import check_llm_args
 
     if args.limit is not None and args.limit < 1:
         raise InputError("--limit must be at least 1")
@@ -70,8 +70,8 @@ def build_engine(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Annotate the pairs and write the annotations table."""
     check_engine_args(args)
-    from preference_dissect.annotators.registry import get_annotator
-    from preference_dissect.annotators.runner import annotate_pairs, read_pairs
+    from preference_dissect.annotate.registry import get_annotator
+    from preference_dissect.annotate.runner import annotate_pairs, read_pairs
     from preference_dissect.errors import InputError
     from preference_dissect.io import check_output_file, write_parquet
 

@@ -39,8 +39,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Classify and write the updated dataset."""
     check_engine_args(args)
-    from preference_dissect.annotators.runner import engine_stats, read_pairs
-    from preference_dissect.annotators.scenario import classify_pairs, scenario_requests
+    from preference_dissect.annotate.runner import engine_stats, read_pairs
+    from preference_dissect.annotate.scenario import classify_pairs, scenario_requests
     from preference_dissect.load.schema import PairDataset, check_dataset_target, write_dataset
 
     check_dataset_target(args.out)

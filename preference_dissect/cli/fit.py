@@ -83,7 +83,7 @@ def fit_json(idata: Any, seconds: float) -> dict[str, Any]:
     import numpy as np
 
     from preference_dissect.analyse.scores import weight_summary
-    from preference_dissect.models.idata import diagnostics_frame
+    from preference_dissect.fit.idata import diagnostics_frame
 
     def num(x: Any) -> Any:
         x = float(x)
@@ -131,10 +131,10 @@ def run(args: argparse.Namespace) -> int:
     """Run ``prefdissect fit``."""
     import time
 
+    from preference_dissect.fit.features import read_features
+    from preference_dissect.fit.runner import fit_features
+    from preference_dissect.fit.spec import FitSpec, Prior
     from preference_dissect.io import check_output_file, check_output_folder
-    from preference_dissect.models.features import read_features
-    from preference_dissect.models.runner import fit_features
-    from preference_dissect.models.spec import FitSpec, Prior
 
     check_output_file(args.out)
     check_output_folder(f"{args.out}.partial", what="the checkpoint folder of --out")

@@ -74,8 +74,8 @@ def calls_path_for(out: Path) -> Path:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    from preference_dissect.llm.cli_args import check_llm_args
     from preference_dissect.errors import InputError
+    from preference_dissect.llm.cli_args import check_llm_args
 
     check_llm_args(args)
     checks = [
@@ -90,13 +90,13 @@ def _check_args(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Judge the pairs and write the labels (and per-call details)."""
     _check_args(args)
-    from preference_dissect.llm import LLMEngine, configs_from_args
     from preference_dissect.io import atomic_paths, check_output_file
     from preference_dissect.judges.llm_judge import (
         JudgeOptions,
         judge_config_fields,
         judge_pairs,
     )
+    from preference_dissect.llm import LLMEngine, configs_from_args
     from preference_dissect.load import load_source
 
     out = check_output_file(args.out)

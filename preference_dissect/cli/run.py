@@ -121,8 +121,8 @@ def register(subparsers: Any) -> None:
 
 def judge_config(args: argparse.Namespace) -> Any:
     """The judge's engine config: the LLM flags with the judge's model, server and key."""
-    from preference_dissect.llm import configs_from_args
     from preference_dissect.judges.llm_judge import JudgeOptions, judge_config_fields
+    from preference_dissect.llm import configs_from_args
 
     fields = judge_config_fields(JudgeOptions(judge_name=args.judge_model))
     overrides: dict[str, Any] = {"model": args.judge_model, **fields}
@@ -138,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``prefdissect run``."""
     import sys
 
-    from preference_dissect.llm import CacheConfig, configs_from_args
     from preference_dissect.io import check_output_folder
+    from preference_dissect.llm import CacheConfig, configs_from_args
     from preference_dissect.pipeline import DEFAULT_SOURCE, RunConfig, run_pipeline
 
     check_output_folder(args.out)

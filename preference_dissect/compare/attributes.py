@@ -58,7 +58,7 @@ def attribute_specs(attribute_sets: Any) -> list[AttributeSpec]:
     ----------
     attribute_sets : str, path, dict, AttributeSet, or a list of them
         Bundled set names (``gair29``, ``rules``...), YAML paths, already-loaded mappings, or
-        :class:`preference_dissect.annotators.attribute_sets.AttributeSet` objects.
+        :class:`preference_dissect.annotate.attribute_sets.AttributeSet` objects.
 
     Returns
     -------

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from preference_dissect.llm import GenerateConfig, LLMEngine, LLMRequest, LLMResult
 from preference_dissect.errors import NoUsableOutputError
 from preference_dissect.judges.combine import ORDERS, combine_orders, original_p_a, single_winner
 from preference_dissect.judges.prompt import build_messages, prompt_version
 from preference_dissect.judges.scoring import SlotVerdict, score_cot, score_direct
+from preference_dissect.llm import GenerateConfig, LLMEngine, LLMRequest, LLMResult
 from preference_dissect.load.schema import LABEL_COLUMNS, validate_labels
 
 #: Extra label columns written by the judge (besides :data:`LABEL_COLUMNS`).

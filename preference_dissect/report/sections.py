@@ -278,7 +278,7 @@ def prior_section(fit: Artifact) -> dict[str, Any] | None:
     if not fit.ok:
         return None
     from preference_dissect.analyse.scores import PRIOR_SHIFT_FLAG, prior_sensitivity
-    from preference_dissect.models.idata import spec_of
+    from preference_dissect.fit.idata import spec_of
 
     table = prior_sensitivity(fit.value)
     if table.empty:
@@ -472,7 +472,7 @@ def convergence_section(fit: Artifact) -> dict[str, Any] | None:
 
 def _skipped_cells(idata: Any) -> list[dict[str, Any]]:
     """The (judge, group) cells the fit did not fit, with the reason."""
-    from preference_dissect.models.idata import diagnostics_frame
+    from preference_dissect.fit.idata import diagnostics_frame
 
     diag = diagnostics_frame(idata)
     if diag.empty or "reason" not in diag:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from preference_dissect.annotators.attribute_sets import AttributeSet, load_attribute_set
-from preference_dissect.annotators.base import Annotator, RowBuffer, to_raw
+from preference_dissect.annotate.attribute_sets import AttributeSet, load_attribute_set
+from preference_dissect.annotate.base import Annotator, RowBuffer, to_raw
 
 if TYPE_CHECKING:  # pragma: no cover
     from preference_dissect.llm import LLMEngine

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from preference_dissect.annotators.attribute_sets import AttributeSet
+from preference_dissect.annotate.attribute_sets import AttributeSet
 from preference_dissect.registry import prompt_source, prompt_template
 
 if TYPE_CHECKING:  # pragma: no cover

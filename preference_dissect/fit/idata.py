@@ -14,7 +14,7 @@
     ``weight_mean``: the posterior mean of each weight under the wide prior named in the
     group's ``prior`` attribute (Laplace approximation).
 attributes (on ``posterior``)
-    ``spec`` (JSON of the :class:`~preference_dissect.models.spec.FitSpec`), ``warnings``
+    ``spec`` (JSON of the :class:`~preference_dissect.fit.spec.FitSpec`), ``warnings``
     (JSON list), ``source``, ``seconds``.
 """
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from preference_dissect.models.laplace import gaussian_approximation
-from preference_dissect.models.posterior import Posterior
+from preference_dissect.fit.laplace import gaussian_approximation
+from preference_dissect.fit.posterior import Posterior
 
 #: (mixture weight, degrees of freedom, covariance inflation) of the proposal components
 PROPOSAL_MIX = ((0.8, 1e7, 1.05), (0.2, 4.0, 2.0))
@@ -135,7 +135,7 @@ def importance_sample(
     """Sample the posterior of ``post`` by Pareto-smoothed importance sampling.
 
     The proposal is a defensive mixture around the Gaussian approximation of
-    :func:`~preference_dissect.models.laplace.gaussian_approximation` (80% a near-Gaussian
+    :func:`~preference_dissect.fit.laplace.gaussian_approximation` (80% a near-Gaussian
     t with 1.05 x its covariance, 20% a t with 4 degrees of freedom and 2 x its covariance).
     Batches of ``batch`` proposals are added until the effective sample size reaches
     ``ess_target`` or ``max_proposals`` are used (default: a budget of about 1.2e7

@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from preference_dissect.annotators.attribute_sets import AttributeSet, load_attribute_set
-from preference_dissect.annotators.base import (
+from preference_dissect.annotate.attribute_sets import AttributeSet, load_attribute_set
+from preference_dissect.annotate.base import (
     Annotator,
     RowBuffer,
     pair_records,
     render_messages,
     result_value,
 )
-from preference_dissect.annotators.rules import word_count
-from preference_dissect.annotators.schemas import (
+from preference_dissect.annotate.rules import word_count
+from preference_dissect.annotate.schemas import (
     PER_ITEM,
     ErrorCheck,
     QueryCheck,

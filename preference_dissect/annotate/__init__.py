@@ -13,18 +13,18 @@ Annotators (see :func:`get_annotator`):
 a YAML path
     a custom attribute set (``mode: rating`` or ``pairwise``).
 
-The scenario classifier lives in :mod:`preference_dissect.annotators.scenario`; the LLM
+The scenario classifier lives in :mod:`preference_dissect.annotate.scenario`; the LLM
 engine in :mod:`preference_dissect.llm`.
 """
 
-from preference_dissect.annotators.attribute_sets import (
+from preference_dissect.annotate.attribute_sets import (
     AttributeSet,
     AttributeSpec,
     load_attribute_set,
     parse_attribute_set,
 )
-from preference_dissect.annotators.base import ANNOTATION_COLUMNS, Annotator, empty_annotations
-from preference_dissect.annotators.registry import annotator_names, get_annotator
+from preference_dissect.annotate.base import ANNOTATION_COLUMNS, Annotator, empty_annotations
+from preference_dissect.annotate.registry import annotator_names, get_annotator
 
 __all__ = [
     "ANNOTATION_COLUMNS",

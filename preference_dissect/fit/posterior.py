@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from preference_dissect.models.spec import FitSpec
+from preference_dissect.fit.spec import FitSpec
 
 INTERCEPT_SD = 1.0
 CHUNK = 1024

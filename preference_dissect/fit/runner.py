@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from preference_dissect.errors import InputError
-from preference_dissect.models.features import FeatureTable
-from preference_dissect.models.spec import FitSpec
+from preference_dissect.fit.features import FeatureTable
+from preference_dissect.fit.spec import FitSpec
 
 
 @dataclass
@@ -88,7 +88,7 @@ def fit_features(
     Parameters
     ----------
     table : FeatureTable
-        Validated features (see :func:`preference_dissect.models.features.read_features`).
+        Validated features (see :func:`preference_dissect.fit.features.read_features`).
     spec : FitSpec
         Model, prior, sampler and draws.
     out : path
@@ -108,9 +108,9 @@ def fit_features(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from preference_dissect.models.checkpoint import Checkpoint, table_fingerprint
-    from preference_dissect.models.fit import fit_table
-    from preference_dissect.models.idata import build_idata, save_fit
+    from preference_dissect.fit.cells import fit_table
+    from preference_dissect.fit.checkpoint import Checkpoint, table_fingerprint
+    from preference_dissect.fit.idata import build_idata, save_fit
 
     sizes = table.frame.groupby(["judge", "group"], sort=False).size()
     if not (sizes >= spec.min_group_size).any():

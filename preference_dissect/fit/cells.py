@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from preference_dissect.models.checks import kfold_accuracy, posterior_predictive_check
-from preference_dissect.models.features import FeatureTable
-from preference_dissect.models.importance import importance_sample
-from preference_dissect.models.posterior import Posterior
-from preference_dissect.models.spec import FitSpec
+from preference_dissect.fit.checks import kfold_accuracy, posterior_predictive_check
+from preference_dissect.fit.features import FeatureTable
+from preference_dissect.fit.importance import importance_sample
+from preference_dissect.fit.posterior import Posterior
+from preference_dissect.fit.spec import FitSpec
 
 #: ``CellFit.method`` of a cell that was not fitted (``reason`` says why).
 SKIPPED = "skipped"
@@ -155,7 +155,7 @@ class _Draws:
 
 def _sample(xmat: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, notes: list[str]):
     """Importance sampling when the spec allows it and it is reliable, else PyMC NUTS."""
-    from preference_dissect.models.nuts import nuts_sample
+    from preference_dissect.fit.nuts import nuts_sample
 
     rng = np.random.default_rng(seed)
     shape = (spec.chains, spec.draws)
@@ -209,7 +209,7 @@ def wide_prior_mean(xmat: np.ndarray, y: np.ndarray, spec: FitSpec) -> np.ndarra
     Laplace/EP Gaussian approximation of :mod:`.laplace`: milliseconds per cell)."""
     from dataclasses import replace
 
-    from preference_dissect.models.laplace import gaussian_approximation
+    from preference_dissect.fit.laplace import gaussian_approximation
 
     wide = replace(spec, prior=spec.sensitivity_prior)
     try:

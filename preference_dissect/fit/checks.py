@@ -6,9 +6,9 @@ import warnings
 
 import numpy as np
 
-from preference_dissect.models.laplace import gaussian_approximation
-from preference_dissect.models.posterior import Posterior
-from preference_dissect.models.spec import FitSpec
+from preference_dissect.fit.laplace import gaussian_approximation
+from preference_dissect.fit.posterior import Posterior
+from preference_dissect.fit.spec import FitSpec
 
 PPC_DRAWS = 400
 
@@ -37,7 +37,7 @@ def kfold_accuracy(
         return float("nan")
     approx_spec = spec
     if spec.prior.kind == "horseshoe":
-        from preference_dissect.models.spec import Prior
+        from preference_dissect.fit.spec import Prior
 
         approx_spec = FitSpec(**{**spec.__dict__, "prior": Prior("laplace", 0.1)})
     folds = np.array_split(rng.permutation(n), spec.folds)

@@ -11,31 +11,31 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from preference_dissect.annotators.attribute_sets import AttributeSet, load_attribute_set
-from preference_dissect.annotators.base import Annotator
+from preference_dissect.annotate.attribute_sets import AttributeSet, load_attribute_set
+from preference_dissect.annotate.base import Annotator
 from preference_dissect.errors import InputError
 
 
 def _rules(aset: AttributeSet | None = None) -> Annotator:
-    from preference_dissect.annotators.rules import RulesAnnotator
+    from preference_dissect.annotate.rules import RulesAnnotator
 
     return RulesAnnotator(aset)
 
 
 def _gair(aset: AttributeSet | None = None) -> Annotator:
-    from preference_dissect.annotators.gair29 import Gair29Annotator
+    from preference_dissect.annotate.gair29 import Gair29Annotator
 
     return Gair29Annotator(aset)
 
 
 def _pairwise(aset: AttributeSet) -> Annotator:
-    from preference_dissect.annotators.pairwise import PairwiseAnnotator
+    from preference_dissect.annotate.pairwise import PairwiseAnnotator
 
     return PairwiseAnnotator(aset)
 
 
 def _rating(aset: AttributeSet) -> Annotator:
-    from preference_dissect.annotators.rating import RatingAnnotator
+    from preference_dissect.annotate.rating import RatingAnnotator
 
     return RatingAnnotator(aset)
 
@@ -84,7 +84,7 @@ def get_annotator(name_or_path: str | os.PathLike[str]) -> Annotator:
                 field="mode",
             )
         if aset.mode == "rules":
-            from preference_dissect.annotators.rules import measure
+            from preference_dissect.annotate.rules import measure
 
             unknown = [a for a in aset.names if a not in measure("")[0]]
             if unknown:

@@ -2,7 +2,7 @@
 
 Use::
 
-    from preference_dissect.annotators.runner import annotate_pairs
+    from preference_dissect.annotate.runner import annotate_pairs
     table, summary = annotate_pairs(pairs, "rules")                       # offline
     table, summary = annotate_pairs(pairs, "gair29", engine=LLMEngine(...))
 """
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from preference_dissect.annotators.base import Annotator
-from preference_dissect.annotators.registry import get_annotator
+from preference_dissect.annotate.base import Annotator
+from preference_dissect.annotate.registry import get_annotator
 from preference_dissect.errors import InputError, NoUsableOutputError
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from preference_dissect.annotators.base import (
+from preference_dissect.annotate.base import (
     compute_version,
     pair_records,
     render_messages,
     result_value,
 )
-from preference_dissect.annotators.schemas import scenario_schema
+from preference_dissect.annotate.schemas import scenario_schema
 from preference_dissect.registry import load_resource
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,9 +1,9 @@
 """The validated description of a fit: likelihood, prior, sampler and their settings.
 
 The flow mirrors Bambi: a :class:`FitSpec` (validated here) -> a model built from it
-(:mod:`~preference_dissect.models.posterior` for the Laplace/importance engine,
-:mod:`~preference_dissect.models.nuts` for PyMC) -> fit -> ``InferenceData``
-(:mod:`~preference_dissect.models.idata`) -> interpretation (:mod:`preference_dissect.analyse`).
+(:mod:`~preference_dissect.fit.posterior` for the Laplace/importance engine,
+:mod:`~preference_dissect.fit.nuts` for PyMC) -> fit -> ``InferenceData``
+(:mod:`~preference_dissect.fit.idata`) -> interpretation (:mod:`preference_dissect.analyse`).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from preference_dissect.models.posterior import INTERCEPT_SD
-from preference_dissect.models.spec import FitSpec
+from preference_dissect.fit.posterior import INTERCEPT_SD
+from preference_dissect.fit.spec import FitSpec
 
 HORSESHOE_SLAB_SCALE = 1.0
 HORSESHOE_SLAB_DF = 4.0

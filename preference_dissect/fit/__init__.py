@@ -8,7 +8,7 @@ Flow (split by responsibility, like Bambi):
   the default engine, a ``pymc.Model`` for NUTS;
 * :mod:`.laplace` + :mod:`.importance` - the default engine: Laplace+EP Gaussian
   approximation refined by Pareto-smoothed importance sampling;
-* :mod:`.fit` - one fit per (judge, group), NUTS fallback, diagnostics, :mod:`.checks`
+* :mod:`.cells` - one fit per (judge, group), NUTS fallback, diagnostics, :mod:`.checks`
   (k-fold accuracy, posterior predictive check), :mod:`.checkpoint` (resume);
 * :mod:`.idata` - all fits in one ArviZ ``InferenceData`` (``fit.nc``);
 * :mod:`.external` - externally fitted (GAIR) weights in the same shape;

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from preference_dissect.annotators.attribute_sets import AttributeSet
-from preference_dissect.annotators.base import (
+from preference_dissect.annotate.attribute_sets import AttributeSet
+from preference_dissect.annotate.base import (
     Annotator,
     RowBuffer,
     pair_records,
     render_messages,
     result_value,
 )
-from preference_dissect.annotators.schemas import chunks, pair_ratings_schema
+from preference_dissect.annotate.schemas import chunks, pair_ratings_schema
 
 if TYPE_CHECKING:  # pragma: no cover
     from preference_dissect.llm import LLMEngine, LLMRequest

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from preference_dissect.errors import InputError
-from preference_dissect.models.idata import build_idata
+from preference_dissect.fit.idata import build_idata
 
 WEIGHT_FILE = re.compile(r"^model_(?P<group>.+)_fitted_paras\.jsonl$")
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from preference_dissect.fit.cells import CellFit
 from preference_dissect.io import atomic_path, write_json
-from preference_dissect.models.fit import CellFit
 
 ARRAYS = ("weight", "intercept", "sigma", "ppc_p_agree", "n_nonzero", "wide_mean")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from preference_dissect.models.posterior import Posterior
+from preference_dissect.fit.posterior import Posterior
 
 MODE_SMOOTHING = 1e-3
 MAX_ITER = 100
