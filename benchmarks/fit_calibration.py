@@ -48,7 +48,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    spec = FitSpec(prior=Prior("laplace", args.prior_scale))
+    spec = FitSpec(prior=Prior(kind="laplace", scale=args.prior_scale))
     report: dict = {
         "prior": spec.prior.describe(),
         "reps": args.reps,

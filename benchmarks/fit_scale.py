@@ -53,13 +53,9 @@ def build_features(seed: int) -> tuple[object, dict, dict]:
     truth = {(j, g): w[a, b] for a, j in enumerate(judges) for b, g in enumerate(groups)}
     # GAIR's conditional attributes are 0 outside the pairs that trigger them: make each one
     # active only in its own query group, as a realistic worst case for sparsity
-    from preference_dissect.registry import load_resource
+    from preference_dissect.annotate import load_attribute_set
 
-    triggers = {
-        a["name"]: a["trigger"]
-        for a in load_resource("attribute_sets", "gair29")["attributes"]
-        if a.get("trigger")
-    }
+    triggers = {a.name: a.trigger for a in load_attribute_set("gair29").attributes if a.trigger}
     inactive = {g: [a for a, t in triggers.items() if t != g] for g in groups}
     frame = simulate_features(truth, sizes, attributes, seed=seed, inactive=inactive)
     return frame, truth, sizes

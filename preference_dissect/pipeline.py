@@ -367,7 +367,7 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
     from preference_dissect.fit.spec import FitSpec, Prior
 
     spec = FitSpec(
-        model=cfg.model,
+        likelihood=cfg.model,
         prior=Prior.parse(cfg.prior),
         sampler=cfg.sampler,
         draws=cfg.draws,
@@ -380,7 +380,7 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
         from preference_dissect.fit.runner import fit_features
 
         with manifest.stage("fit") as facts:
-            table = validate_features(features, file=out / FEATURES, model=cfg.model)
+            table = validate_features(features, file=out / FEATURES)
             manifest.set_seed("fit", cfg.seed)
             manifest.set_setting("fit", spec.to_dict())
             outcome = fit_features(table, spec, out / FIT, source=str(out / FEATURES))

@@ -1,104 +1,185 @@
-"""One registry for the package's data files: attribute sets, prompt templates, taxonomies,
-price tables.
+"""Registries: the plug-in points of the toolkit.
 
-They live as YAML / Jinja files under ``preference_dissect/resources``; adding an attribute
-set is adding a YAML file to ``resources/attribute_sets`` (or passing a path), no Python.
+Each plug-in point is one :class:`Registry` (loaders, annotator kinds, priors, likelihoods,
+report sections). The built-in entries register themselves with the registry's decorator in
+their own module, one file per entry; a third-party package (or a user's module) adds
+entries the same way and is found through the entry-point group
+``preference_dissect.plugins``::
+
+    # pyproject.toml of the plug-in
+    [project.entry-points."preference_dissect.plugins"]
+    mine = "my_package.my_module"
+
+Every registry imports the plug-in modules on its first look-up, so the CLI and the Python
+API see the same entries. An unknown name is an :class:`~preference_dissect.errors.InputError`
+that lists the valid choices.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-from importlib import resources
-from pathlib import Path
-from typing import Any
-
-import jinja2
-import yaml
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
 
 from preference_dissect.errors import InputError
 
-RESOURCES = resources.files("preference_dissect") / "resources"
-KINDS = ("attribute_sets", "prompts", "taxonomies", "prices")
+T = TypeVar("T")
+#: The entry-point group whose modules are imported before any registry look-up.
+PLUGIN_GROUP = "preference_dissect.plugins"
+_PLUGINS_LOADED = False
 
 
-def _resource_dir(kind: str) -> Path:
-    if kind not in KINDS:
-        raise ValueError(f"unknown resource kind {kind!r}")
-    return Path(str(RESOURCES / kind))
+def load_plugins() -> list[str]:
+    """Import every module of the ``preference_dissect.plugins`` entry points (once).
+
+    Returns
+    -------
+    list of str
+        The entry-point names loaded by this call (empty after the first).
+
+    Raises
+    ------
+    InputError
+        A plug-in module that cannot be imported (naming the entry point and the error).
+    """
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED:
+        return []
+    _PLUGINS_LOADED = True
+    from importlib.metadata import entry_points
+
+    loaded = []
+    for ep in entry_points(group=PLUGIN_GROUP):
+        try:
+            ep.load()
+        except Exception as exc:  # a broken plug-in must say which one it is
+            raise InputError(
+                f"plug-in {ep.name!r} ({ep.value}) of {PLUGIN_GROUP} failed to load: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        loaded.append(ep.name)
+    return loaded
 
 
-def list_resources(kind: str) -> list[str]:
-    """Names (file stems) of the bundled resources of one kind."""
-    d = _resource_dir(kind)
-    return sorted(
-        p.name.split(".")[0] for p in d.iterdir() if p.is_file() and not p.name.startswith("_")
-    )
+def _same(a: Any, b: Any) -> bool:
+    """Whether two entries are the same definition (a module imported twice registers a new
+    class object of the same name: that is not a conflict)."""
+    if a is b:
+        return True
+    ka = a if isinstance(a, type) else type(a)
+    kb = b if isinstance(b, type) else type(b)
+    if ka.__module__ == "builtins":
+        return False
+    return (ka.__module__, ka.__qualname__) == (kb.__module__, kb.__qualname__)
 
 
-def load_yaml_file(path: str | os.PathLike[str]) -> Any:
-    """Read a YAML file, turning syntax errors into :class:`InputError`."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", file=path)
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError("is not UTF-8 text", file=path) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        row = mark.line + 1 if mark is not None else None
-        raise InputError(
-            f"invalid YAML ({getattr(exc, 'problem', exc)})", file=path, row=row
-        ) from None
+class Registry(Generic[T]):
+    """Named entries of one plug-in point.
+
+    Parameters
+    ----------
+    noun : str
+        What an entry is, for messages (``loader``, ``prior``...).
+    field : str
+        The parameter that names an entry, for messages (``format``, ``prior``...).
+    builtins : tuple of str
+        Modules whose import registers the built-in entries (imported on first look-up).
+    instantiate : bool
+        Store an instance of a registered class (entries are objects, e.g. prior families)
+        rather than the class (entries are kinds, e.g. annotator classes).
+
+    Examples
+    --------
+    >>> shapes = Registry("shape", "shape")
+    >>> @shapes.register("square")
+    ... def square(x):
+    ...     return x * x
+    >>> shapes.get("square")(3)
+    9
+    """
+
+    def __init__(
+        self, noun: str, field: str, builtins: tuple[str, ...] = (), *, instantiate: bool = False
+    ) -> None:
+        self.noun = noun
+        self.field = field
+        self.builtins = builtins
+        self.instantiate = instantiate
+        self._entries: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+        self._ready = False
+
+    def register(
+        self, name: str, *, aliases: tuple[str, ...] = (), replace: bool = False
+    ) -> Callable[[T], T]:
+        """Decorator that registers its target under ``name`` (and ``aliases``)."""
+
+        def decorate(obj: T) -> T:
+            self.add(name, obj, aliases=aliases, replace=replace)
+            return obj
+
+        return decorate
+
+    def add(
+        self, name: str, obj: T, *, aliases: tuple[str, ...] = (), replace: bool = False
+    ) -> None:
+        """Register ``obj`` under ``name``; a second entry of one name needs ``replace``."""
+        if self.instantiate and isinstance(obj, type):
+            obj = obj()
+        if not replace and name in self._entries and not _same(self._entries[name], obj):
+            raise ValueError(f"{self.noun} {name!r} is registered already")
+        self._entries[name] = obj
+        for alias in aliases:
+            self._aliases[alias] = name
+
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        self._ready = True
+        for module in self.builtins:
+            importlib.import_module(module)
+        load_plugins()
+
+    def canonical(self, name: str) -> str:
+        """The registered name behind ``name`` (aliases resolved)."""
+        self._prepare()
+        return self._aliases.get(name, name)
+
+    def get(self, name: str, *, file: Any = None) -> T:
+        """The entry called ``name`` (or an alias of it).
+
+        Raises
+        ------
+        InputError
+            Unknown name, listing the valid choices (and naming ``file``, where the name was
+            read from, when given).
+        """
+        key = self.canonical(name)
+        if key not in self._entries:
+            raise InputError(
+                f"unknown {self.noun} {name!r} (valid: {', '.join(self.names())})",
+                file=file,
+                field=self.field,
+            )
+        return self._entries[key]
+
+    def names(self) -> list[str]:
+        """Registered names, in registration order."""
+        self._prepare()
+        return list(self._entries)
+
+    def items(self) -> Iterator[tuple[str, T]]:
+        """``(name, entry)`` pairs, in registration order."""
+        self._prepare()
+        return iter(list(self._entries.items()))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.canonical(name) in self._entries
+
+    def __repr__(self) -> str:
+        return f"Registry({self.noun!r}, {len(self._entries)} entries)"
 
 
-def resolve(kind: str, name_or_path: str | os.PathLike[str], suffix: str = ".yaml") -> Path:
-    """Return the file for a bundled resource name, or ``name_or_path`` if it is a path."""
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml", ".jinja", ".j2") or p.exists():
-        if not p.exists():
-            raise InputError("file not found", file=p)
-        return p
-    candidate = _resource_dir(kind) / f"{name_or_path}{suffix}"
-    if not candidate.exists():
-        known = ", ".join(list_resources(kind)) or "none"
-        raise InputError(
-            f"unknown {kind[:-1].replace('_', ' ')} {str(name_or_path)!r} (bundled: {known})"
-        )
-    return candidate
-
-
-@functools.cache
-def _load_cached(kind: str, path: str) -> Any:
-    return load_yaml_file(path)
-
-
-def load_resource(kind: str, name_or_path: str | os.PathLike[str]) -> Any:
-    """Load a YAML resource by bundled name or by path (cached)."""
-    return _load_cached(kind, str(resolve(kind, name_or_path)))
-
-
-@functools.cache
-def _jinja_env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_resource_dir("prompts"))),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False,
-        autoescape=False,  # prompts are plain text sent to an LLM, never HTML
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def prompt_template(name: str) -> jinja2.Template:
-    """Return the Jinja template ``resources/prompts/<name>.jinja``."""
-    try:
-        return _jinja_env().get_template(f"{name}.jinja")
-    except jinja2.TemplateNotFound:
-        raise InputError(f"unknown prompt template {name!r}") from None
-
-
-def prompt_source(name: str) -> str:
-    """Return the raw text of a prompt template (used for hashing into cache keys/manifests)."""
-    return (_resource_dir("prompts") / f"{name}.jinja").read_text(encoding="utf-8")
+def describe(registry: Registry[Any]) -> str:
+    """``name, name, ...`` of a registry's entries (for help texts)."""
+    return ", ".join(registry.names())

@@ -65,7 +65,8 @@ BAD_FILES = [
         "name: s\nattributes:\n  - {name: a, definition: x}\n  - {name: a, definition: y}\n",
         "duplicate",
     ),
-    ("name: s\nmode: gair\nattributes:\n  - {name: a, definition: x}\n", "field 'mode'"),
+    ("name: s\nmode: gair\nattributes:\n  - {name: a, definition: x}\n", "row 1: field 'kind'"),
+    ("name: s\nmode: nosuch\nattributes:\n  - {name: a, definition: x}\n", "field 'mode'"),
     ("name: s\nattributes: [\n", "invalid YAML"),
 ]
 
@@ -156,5 +157,5 @@ def test_version_follows_the_attribute_set_content(tmp_path):
     same = get_annotator(_write(tmp_path, GOOD, "same.yaml"))
     edited = get_annotator(_write(tmp_path, GOOD.replace("few words", "very few words"), "e.yaml"))
     assert one.version == same.version != edited.version
-    assert set(one.prompt_hashes()) == {"_conversation", "custom_ratings"}
+    assert set(one.prompt_hashes()) == {"conversation", "ratings"}
     assert get_annotator("gair29").version != get_annotator("sharma24").version

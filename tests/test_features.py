@@ -195,7 +195,10 @@ def test_pairwise_orders_and_disagreement():
                     "value": float(v),
                 }
             )
-    attr_set = {"name": "pw", "attributes": [{"name": "is_concise", "compare": "pairwise"}]}
+    attr_set = {
+        "name": "pw",
+        "attributes": [{"name": "is_concise", "compare": "pairwise", "definition": "Concise."}],
+    }
     ds = _dataset(labels=[(p, "human", "a") for p in TEXTS])
     table, report = build_features(pd.DataFrame(rows), ds, attr_set)
     vals = table[table["group"] == "all"].set_index("pair_id")["is_concise"].to_dict()

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from test_annotators_llm import annotate
 
+from preference_dissect.annotate import load_attribute_set
 from preference_dissect.compare.rules import RULES
 from preference_dissect.load import load_source
 from preference_dissect.load.schema import write_dataset
-from preference_dissect.registry import load_resource
 from preference_dissect.testing.openai_server import OpenAIServer, Reply
 
 N_PAIRS = 4
@@ -43,7 +43,7 @@ def test_gair29_annotations_to_features(cli, tmp_path, pairs_path):
     res, table = _features(cli, ann_path, pairs_path, tmp_path / "f.parquet", "--na", "impute")
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
-    spec = {a["name"]: a for a in load_resource("attribute_sets", "gair29")["attributes"]}
+    spec = {a.name: a for a in load_attribute_set("gair29").attributes}
     assert report["attributes"] == list(spec)  # all 29, in the published order
     all_rows = table[table["group"] == "all"].set_index("pair_id")
     assert len(all_rows) == N_PAIRS
@@ -59,7 +59,7 @@ def test_gair29_annotations_to_features(cli, tmp_path, pairs_path):
         elif np.isnan(row["a"]) or np.isnan(row["b"]):
             assert got == 0, (pid, attr)  # imputed
         else:
-            rule = RULES[spec[attr]["compare"]]
+            rule = RULES[spec[attr].compare]
             assert got == rule(np.array([row["a"]]), np.array([row["b"]]))[0], (pid, attr)
     # query-check flags that fired add query-specific groups
     flags = ann[(ann["side"] == "query") & (ann["value"] == 1)]
@@ -81,7 +81,7 @@ def test_sharma24_position_biased_annotator_disagrees_everywhere(cli, tmp_path, 
     res, table = _features(cli, ann_path, pairs_path, tmp_path / "f.parquet")
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
-    n_attrs = len(load_resource("attribute_sets", "sharma24")["attributes"])
+    n_attrs = len(load_attribute_set("sharma24").attributes)
     assert len(report["disagreement"]) == n_attrs
     assert all(d["rate"] == 1.0 for d in report["disagreement"].values())
     assert (table[report["attributes"]] == 0).all().all()  # disagreement -> no difference

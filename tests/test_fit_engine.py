@@ -26,14 +26,14 @@ def _data(n: int, p: int, seed: int, scale: float = 0.4):
 
 
 def test_prior_parsing():
-    assert Prior.parse("laplace:0.1") == Prior("laplace", 0.1)
-    assert Prior.parse("normal") == Prior("normal", 1.0)
+    assert Prior.parse("laplace:0.1") == Prior(kind="laplace", scale=0.1)
+    assert Prior.parse("normal") == Prior(kind="normal", scale=1.0)
     assert Prior.parse("horseshoe").kind == "horseshoe"
     for bad in ("laplace:-1", "laplace:x", "student:1"):
         with pytest.raises(InputError):
             Prior.parse(bad)
     with pytest.raises(InputError):
-        FitSpec(model="probit")
+        FitSpec(likelihood="probit")
 
 
 def test_importance_sampling_matches_pymc_nuts():
@@ -57,7 +57,7 @@ def test_planted_weights_are_recovered_and_calibrated():
     import arviz as az
 
     p, reps = 10, 12
-    spec = FitSpec(prior=Prior("laplace", 0.3), draws=250, chains=4)
+    spec = FitSpec(prior=Prior(kind="laplace", scale=0.3), draws=250, chains=4)
     covered, z = [], []
     for rep in range(reps):
         rng = np.random.default_rng(100 + rep)
@@ -108,14 +108,13 @@ def test_linear_model_and_intercept_recover_planted_values():
     xmat = rng.choice([-1.0, 0.0, 1.0], size=(1500, 4), p=[0.3, 0.4, 0.3])
     truth = np.array([0.6, -0.4, 0.0, 0.2])
     y = (rng.random(1500) < 1 / (1 + np.exp(-(xmat @ truth + 0.5)))).astype(float)
-    cell = fit_cell(xmat, y, FitSpec(intercept=True, prior=Prior("normal", 1.0), draws=250), seed=1)
+    normal = Prior(kind="normal", scale=1.0)
+    cell = fit_cell(xmat, y, FitSpec(intercept=True, prior=normal, draws=250), seed=1)
     assert cell.intercept is not None
     assert abs(float(cell.intercept.mean()) - 0.5) < 0.2
     assert np.max(np.abs(cell.weight.mean(axis=(0, 1)) - truth)) < 0.2
     soft = np.clip(0.5 + 0.1 * (xmat @ truth) + rng.normal(0, 0.1, 1500), 0, 1)
-    lin = fit_cell(
-        xmat, soft, FitSpec(model="linear", prior=Prior("normal", 1.0), draws=250), seed=2
-    )
+    lin = fit_cell(xmat, soft, FitSpec(likelihood="linear", prior=normal, draws=250), seed=2)
     assert lin.sigma is not None and abs(float(lin.sigma.mean()) - 0.1) < 0.02
     assert np.max(np.abs(lin.weight.mean(axis=(0, 1)) - 0.1 * truth)) < 0.02
 
@@ -198,4 +197,4 @@ def test_ties_as_half_wins_fit_with_the_logistic_model(sampler):
     frame = simulate_features({("h", "g"): np.zeros(3)}, {"g": 50}, ["a", "b", "c"], seed=1)
     frame["y"] = frame["y"].astype(float)
     frame.loc[:9, "y"] = 0.5
-    assert validate_features(frame, model="logistic").frame["y"].tolist()[:10] == [0.5] * 10
+    assert validate_features(frame).frame["y"].tolist()[:10] == [0.5] * 10

@@ -1,4 +1,5 @@
-"""The bundled data ships in the wheel and is found after a NON-editable install."""
+"""The bundled data and definitions (annotators/, models/) ship in the wheel and are found
+after a NON-editable install."""
 
 from __future__ import annotations
 
@@ -46,16 +47,27 @@ def test_wheel_contains_and_finds_bundled_data(tmp_path):
         assert (
             "preference_dissect/bundled_data/gair-preference-dissection/human_labels.json" in names
         )
+        assert "preference_dissect/bundled_annotators/gair29/prompts/errors.jinja" in names
+        assert "preference_dissect/bundled_annotators/_shared/prompts/pairwise.jinja" in names
+        assert "preference_dissect/bundled_models/logistic.yaml" in names
+        assert "preference_dissect/bundled_models/prices/openai.yaml" in names
         site = tmp_path / "site"
         zf.extractall(site)
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     code = (
         "import json, preference_dissect, preference_dissect.bundled as b\n"
+        "from preference_dissect.definitions import definitions_root\n"
+        "from preference_dissect.annotate import get_annotator\n"
+        "from preference_dissect.fit.spec import FitSpec\n"
         "from preference_dissect.load import load_source\n"
         "ds = load_source('bundled:hh-rlhf', limit=3)\n"
+        "ann = get_annotator('gair29')\n"
         "print(json.dumps({'pkg': preference_dissect.__file__, 'root': str(b.data_root()),"
-        " 'hh': str(b.bundled_path('hh-rlhf')), 'pairs': len(ds.pairs)}))\n"
+        " 'hh': str(b.bundled_path('hh-rlhf')), 'pairs': len(ds.pairs),"
+        " 'annotators': str(definitions_root('annotators')),"
+        " 'models': str(definitions_root('models')), 'prompts': len(ann.prompt_hashes()),"
+        " 'prior': FitSpec().prior.describe()}))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}
     run = subprocess.run(
@@ -73,3 +85,6 @@ def test_wheel_contains_and_finds_bundled_data(tmp_path):
     assert Path(got["root"]) == site / "preference_dissect" / "bundled_data"
     assert Path(got["hh"]).is_file() and got["hh"].startswith(str(site))
     assert got["pairs"] == 3
+    assert Path(got["annotators"]) == site / "preference_dissect" / "bundled_annotators"
+    assert Path(got["models"]) == site / "preference_dissect" / "bundled_models"
+    assert got["prompts"] == 7 and got["prior"] == "laplace:0.1"

@@ -171,11 +171,10 @@ def top_bottom(summary: pd.DataFrame, k: int = 3) -> pd.DataFrame:
 def scenario_groups(groups: list[str]) -> list[str]:
     """The groups to average over: GAIR's scenario groups present in ``groups``, or else every
     group other than ``all`` and the query-specific groups."""
-    from preference_dissect.registry import load_resource
+    from preference_dissect.definitions import query_group_names, scenario_group_names
 
-    taxonomy = load_resource("taxonomies", "gair_groups")
-    scenarios = set(taxonomy.get("groups", {}))
-    query = set(taxonomy.get("query_groups", {}))
+    scenarios = set(scenario_group_names())
+    query = set(query_group_names())
     chosen = [g for g in groups if g in scenarios]
     if chosen:
         return chosen

@@ -24,7 +24,7 @@ from preference_dissect.annotate.attribute_sets import (
     parse_attribute_set,
 )
 from preference_dissect.annotate.base import ANNOTATION_COLUMNS, Annotator, empty_annotations
-from preference_dissect.annotate.registry import annotator_names, get_annotator
+from preference_dissect.annotate.kinds import annotator_names, get_annotator
 
 __all__ = [
     "ANNOTATION_COLUMNS",

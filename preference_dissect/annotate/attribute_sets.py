@@ -1,6 +1,6 @@
 """Attribute sets: the YAML files that say what an annotator measures.
 
-A set is a YAML mapping (bundled under ``resources/attribute_sets`` or any user path)::
+A set is a YAML mapping (``annotators/<name>/annotator.yaml`` when bundled, or any user path)::
 
     name: my_set                 # annotator name written to the annotations table
     description: what the set is for
@@ -30,10 +30,18 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from preference_dissect.definitions import annotator_file, annotator_names, read_yaml
 from preference_dissect.errors import InputError
-from preference_dissect.registry import load_yaml_file, resolve
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -91,12 +99,16 @@ class AttributeSet(BaseModel):
 
     name: str
     description: str = ""
-    mode: Literal["rating", "pairwise", "gair", "rules"] = "rating"
+    #: How the set is annotated: a registered annotator kind (``rating``, ``pairwise``,
+    #: ``gair``, ``rules`` or a plug-in's); checked when the annotator is made.
+    mode: str = "rating"
     scale: tuple[float, float] = (0, 3)
     query_shown: bool = True
     batch_size: int = Field(default=8, ge=1, le=64)
     notes: str | None = None
     attributes: list[AttributeSpec] = Field(min_length=1)
+    #: The annotator.yaml (or attribute-set YAML file) the set was read from.
+    _file: Path | None = PrivateAttr(default=None)
 
     @field_validator("name")
     @classmethod
@@ -136,6 +148,11 @@ class AttributeSet(BaseModel):
     def shows_query(self, attr: AttributeSpec) -> bool:
         """Whether the annotator sees the query when rating ``attr``."""
         return attr.query_shown if attr.query_shown is not None else self.query_shown
+
+    @property
+    def file(self) -> Path | None:
+        """The YAML file the set was read from (``None`` for a set built in code)."""
+        return self._file
 
     def fingerprint(self) -> str:
         """A stable hash of the set's content (part of annotator versions)."""
@@ -189,17 +206,49 @@ def parse_attribute_set(data: Any, *, file: str | os.PathLike[str] | None = None
         raise InputError(msg, file=file, row=row, field=field) from None
 
 
+#: ``mode`` values of definitions that are not attribute sets.
+NOT_ATTRIBUTE_SETS = ("judge", "classifier")
+
+
 def load_attribute_set(name_or_path: str | os.PathLike[str]) -> AttributeSet:
-    """Load a bundled attribute set by name (``gair29``) or a user YAML file by path."""
-    path = resolve("attribute_sets", name_or_path)
-    return _load_path(str(path), Path(path).stat().st_mtime_ns)
+    """Load an attribute set: a bundled annotator name (``gair29``), an annotator folder, or
+    a user's attribute-set YAML file.
+
+    Raises
+    ------
+    InputError
+        Unknown name (listing the bundled sets), missing or invalid file (one line naming the
+        file, attribute row and field), or a definition that is not an attribute set.
+    """
+    path = annotator_file(name_or_path)
+    data = read_yaml(path)
+    if isinstance(data, dict) and data.get("mode") in NOT_ATTRIBUTE_SETS:
+        sets = ", ".join(attribute_set_names())
+        raise InputError(
+            f"{data.get('name')!r} is the {data['mode']}, not an attribute set (use {sets} or "
+            "an attribute-set YAML file)",
+            file=path,
+            field="mode",
+        )
+    aset = parse_attribute_set(data, file=path)
+    aset._file = path
+    return aset
 
 
-_CACHE: dict[tuple[str, int], AttributeSet] = {}
+def attribute_set_names() -> list[str]:
+    """The bundled annotators that are attribute sets (``gair29``, ``rules``, ``sharma24``)."""
+    out = []
+    for name in annotator_names():
+        data = read_yaml(annotator_file(name))
+        if isinstance(data, dict) and data.get("mode") not in NOT_ATTRIBUTE_SETS:
+            out.append(name)
+    return out
 
 
-def _load_path(path: str, mtime: int) -> AttributeSet:
-    key = (path, mtime)
-    if key not in _CACHE:
-        _CACHE[key] = parse_attribute_set(load_yaml_file(path), file=path)
-    return _CACHE[key]
+def attribute_labels() -> dict[str, str]:
+    """Plot label of every attribute of the bundled attribute sets (name -> label)."""
+    labels: dict[str, str] = {}
+    for name in attribute_set_names():
+        for attr in load_attribute_set(name).attributes:
+            labels.setdefault(attr.name, attr.label or attr.name.replace("_", " "))
+    return labels

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from preference_dissect.annotate.attribute_sets import AttributeSet
-from preference_dissect.registry import prompt_source, prompt_template
+from preference_dissect.definitions import annotator_file, shared_prompts
+from preference_dissect.prompts import Prompts
 
 if TYPE_CHECKING:  # pragma: no cover
     from preference_dissect.llm import LLMEngine, LLMRequest, LLMResult
@@ -131,21 +132,15 @@ def to_raw(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def compute_version(name: str, attribute_set: AttributeSet | None, templates: Sequence[str]) -> str:
-    """Hash of the annotator name, code version, attribute set and prompt templates (12 hex)."""
+def compute_version(name: str, attribute_set: AttributeSet | None, prompts: str = "") -> str:
+    """Hash of the annotator name, code version, attribute set and prompt fingerprint (12 hex)
+    (see :meth:`preference_dissect.prompts.Prompts.fingerprint`)."""
     h = hashlib.sha256()
     h.update(f"{name}\0{CODE_VERSION}\0".encode())
     if attribute_set is not None:
         h.update(attribute_set.fingerprint().encode())
-    for t in templates:
-        h.update(b"\0" + t.encode() + b"\0")
-        h.update(prompt_source(t).encode("utf-8"))
+    h.update(prompts.encode())
     return h.hexdigest()[:12]
-
-
-def render(template: str, **context: Any) -> str:
-    """Render a prompt template from ``resources/prompts``."""
-    return prompt_template(template).render(**context).strip()
 
 
 def conversation_text(conversation: Any) -> str:
@@ -184,24 +179,6 @@ def pair_records(pairs: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-USER_MARKER = "<<<USER>>>"
-
-
-def render_messages(template: str, **context: Any) -> list[dict[str, str]]:
-    """Render a prompt template into chat messages.
-
-    Text before a ``<<<USER>>>`` line is the system message, the rest the user message.
-    """
-    text = render(template, **context)
-    if USER_MARKER in text:
-        system, user = text.split(USER_MARKER, 1)
-        return [
-            {"role": "system", "content": system.strip()},
-            {"role": "user", "content": user.strip()},
-        ]
-    return [{"role": "user", "content": text}]
-
-
 class Annotator(ABC):
     """Base class: turns a pair table into annotation rows.
 
@@ -219,22 +196,26 @@ class Annotator(ABC):
 
     needs_llm: bool = True
     templates: tuple[str, ...] = ()
+    #: Bundled annotators whose prompts this kind falls back to (after the set's own folder).
+    default_prompts: tuple[str, ...] = ()
 
     def __init__(self, attribute_set: AttributeSet) -> None:
         self.attribute_set = attribute_set
         self.name = attribute_set.name
+        own = attribute_set.file.parent / "prompts" if attribute_set.file else None
+        fallback = [annotator_file(d).parent / "prompts" for d in self.default_prompts]
+        self.prompts = Prompts([p for p in (own, *fallback, shared_prompts()) if p])
 
     @property
     def version(self) -> str:
         """Hash of prompts + attribute set + code version (cache keys and manifests)."""
-        return compute_version(self.name, self.attribute_set, self.templates)
+        return compute_version(
+            self.name, self.attribute_set, self.prompts.fingerprint(self.templates)
+        )
 
     def prompt_hashes(self) -> dict[str, str]:
-        """sha256 (12 hex) of each prompt template, for manifests."""
-        return {
-            t: hashlib.sha256(prompt_source(t).encode("utf-8")).hexdigest()[:12]
-            for t in self.templates
-        }
+        """sha256 of each prompt template's text, for manifests."""
+        return self.prompts.hashes(self.templates)
 
     @abstractmethod
     def annotate(self, pairs: pd.DataFrame, engine: LLMEngine | None = None) -> pd.DataFrame:

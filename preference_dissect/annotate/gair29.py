@@ -27,30 +27,23 @@ from preference_dissect.annotate.base import (
     Annotator,
     RowBuffer,
     pair_records,
-    render_messages,
     result_value,
 )
+from preference_dissect.annotate.kinds import ANNOTATOR_KINDS
 from preference_dissect.annotate.rules import word_count
 from preference_dissect.annotate.schemas import (
-    PER_ITEM,
     ErrorCheck,
     QueryCheck,
     conditional_schema,
     pair_ratings_schema,
 )
+from preference_dissect.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from preference_dissect.llm import LLMEngine, LLMRequest, LLMResult
 
 SIDES = ("a", "b")
 QUERY_FLAGS = ("intent_unclear", "express_feeling", "w_constraints", "w_stances", "w_mistakes")
-TRIGGER_OF = {
-    "clarify_intent": "intent_unclear",
-    "show_empathetic": "express_feeling",
-    "satisfy_constraints": "w_constraints",
-    "support_stances": "w_stances",
-    "correct_mistakes": "w_mistakes",
-}
 
 
 def query_flags(check: QueryCheck) -> dict[str, Any]:
@@ -64,22 +57,53 @@ def query_flags(check: QueryCheck) -> dict[str, Any]:
     }
 
 
+#: What each ``kind`` of a ``mode: gair`` attribute needs in the YAML.
+GAIR_KINDS = ("rating", "errors", "conditional", "rule")
+PER_ITEM_LISTS = ("constraints", "stances", "mistakes")
+
+
+def check_gair_set(aset: AttributeSet) -> None:
+    """Reject a ``mode: gair`` attribute the GAIR protocol would never annotate.
+
+    Every attribute needs a ``kind`` of :data:`GAIR_KINDS`; ``errors`` a ``severity``;
+    ``conditional`` a ``trigger`` among the query-check flags and, for per-item ratings, a
+    ``per_item`` list of the query check; ``rule`` the ``length_rule`` comparison.
+    """
+    for row, attr in enumerate(aset.attributes, start=1):
+        problem = None
+        if attr.kind not in GAIR_KINDS:
+            problem = ("kind", f"must be one of {', '.join(GAIR_KINDS)} in a gair set")
+        elif attr.kind == "errors" and attr.severity is None:
+            problem = ("severity", "an errors attribute needs minor, moderate or severe")
+        elif attr.kind == "conditional" and attr.trigger not in QUERY_FLAGS:
+            problem = ("trigger", f"a conditional attribute needs one of {', '.join(QUERY_FLAGS)}")
+        elif attr.kind == "conditional" and attr.per_item not in (None, *PER_ITEM_LISTS):
+            problem = ("per_item", f"must be one of {', '.join(PER_ITEM_LISTS)}")
+        elif attr.kind == "rule" and attr.compare != "length_rule":
+            problem = ("compare", "the gair protocol computes rule attributes by length_rule")
+        if problem:
+            raise InputError(problem[1], file=aset.file, row=row, field=problem[0])
+
+
+@ANNOTATOR_KINDS.register("gair")
 class Gair29Annotator(Annotator):
     """GAIR's 29 attributes by LLM (six calls per pair at most; see the module docstring)."""
 
     needs_llm = True
     templates = (
-        "_conversation",
-        "gair_reference",
-        "gair_query_check",
-        "gair_ratings",
-        "gair_relevance",
-        "gair_errors",
-        "gair_conditional",
+        "conversation",
+        "reference",
+        "query_check",
+        "ratings",
+        "relevance",
+        "errors",
+        "conditional",
     )
+    default_prompts = ("gair29",)
 
     def __init__(self, attribute_set: AttributeSet | None = None) -> None:
         super().__init__(attribute_set or load_attribute_set("gair29"))
+        check_gair_set(self.attribute_set)
         attrs = self.attribute_set.attributes
         self.hidden = [a for a in attrs if a.kind == "rating" and not a.query_shown]
         self.shown = [a for a in attrs if a.kind == "rating" and a.query_shown]
@@ -109,7 +133,7 @@ class Gair29Annotator(Annotator):
 
         return LLMRequest(
             key=f"{pid}:{call}",
-            messages=render_messages(template, **context),
+            messages=self.prompts.messages(template, **context),
             schema=schema,
             version=self.version,
         )
@@ -120,8 +144,8 @@ class Gair29Annotator(Annotator):
         out = []
         for r in records:
             pid = r["pair_id"]
-            out.append(self._request(pid, "reference", None, "gair_reference", **r))
-            out.append(self._request(pid, "query_check", QueryCheck, "gair_query_check", **r))
+            out.append(self._request(pid, "reference", None, "reference", **r))
+            out.append(self._request(pid, "query_check", QueryCheck, "query_check", **r))
         return out
 
     def stage2_requests(
@@ -138,18 +162,16 @@ class Gair29Annotator(Annotator):
         for r in records:
             pid = r["pair_id"]
             out.append(
+                self._request(pid, "ratings", self.hidden_schema, "ratings", attributes=hidden, **r)
+            )
+            out.append(
                 self._request(
-                    pid, "ratings", self.hidden_schema, "gair_ratings", attributes=hidden, **r
+                    pid, "relevance", self.shown_schema, "relevance", attributes=shown, **r
                 )
             )
             out.append(
                 self._request(
-                    pid, "relevance", self.shown_schema, "gair_relevance", attributes=shown, **r
-                )
-            )
-            out.append(
-                self._request(
-                    pid, "errors", ErrorCheck, "gair_errors", reference=references.get(pid), **r
+                    pid, "errors", ErrorCheck, "errors", reference=references.get(pid), **r
                 )
             )
             check = checks.get(pid)
@@ -160,8 +182,8 @@ class Gair29Annotator(Annotator):
                         pid,
                         "conditional",
                         conditional_schema(asks),
-                        "gair_conditional",
-                        asks=[a for a, _ in asks],
+                        "conditional",
+                        asks=[a[0] for a in asks],
                         constraints=check.constraints,
                         stances=check.stances,
                         mistakes=check.mistakes,
@@ -170,13 +192,16 @@ class Gair29Annotator(Annotator):
                 )
         return out
 
-    def _asks(self, check: QueryCheck) -> tuple[tuple[str, int], ...]:
+    def _asks(self, check: QueryCheck) -> tuple[tuple[str, int, int, int, bool], ...]:
+        """The triggered conditional attributes: name, item count, scale, per item or not
+        (trigger, ``per_item`` and ``scale`` come from the attribute set's YAML)."""
         flags = query_flags(check)
         asks = []
         for attr in self.conditional:
-            if flags.get(TRIGGER_OF[attr.name]):
-                items = getattr(check, PER_ITEM[attr.name]) if attr.name in PER_ITEM else []
-                asks.append((attr.name, len(items)))
+            if flags.get(attr.trigger or ""):
+                items = getattr(check, attr.per_item) if attr.per_item else []
+                low, high = self.attribute_set.scale_of(attr)
+                asks.append((attr.name, len(items), int(low), int(high), bool(attr.per_item)))
         return tuple(asks)
 
     def planned_requests(self, pairs: pd.DataFrame) -> list[LLMRequest]:
@@ -303,7 +328,7 @@ class Gair29Annotator(Annotator):
                     buf.add(
                         pid, attr.name, side, None, check_reason, raw={"upstream": "query_check"}
                     )
-                elif not flags.get(TRIGGER_OF[attr.name]):
+                elif not flags.get(attr.trigger or ""):
                     buf.add(pid, attr.name, side, None, "not_triggered")
                 elif parsed is None:
                     engine_reason = result.na_reason if result is not None else None
@@ -311,8 +336,8 @@ class Gair29Annotator(Annotator):
                     buf.add_failed(pid, attr.name, side, reason, engine_reason, detail)
                 else:
                     answer = getattr(parsed, attr.name)
-                    if attr.name in PER_ITEM:
-                        items = getattr(check, PER_ITEM[attr.name])
+                    if attr.per_item:
+                        items = getattr(check, attr.per_item)
                         ratings = [getattr(x, f"response_{side}") for x in answer]
                         value = float(np.mean(ratings)) if ratings else None
                         raw = {"items": items, "ratings": ratings}

@@ -22,9 +22,9 @@ from preference_dissect.annotate.base import (
     Annotator,
     RowBuffer,
     pair_records,
-    render_messages,
     result_value,
 )
+from preference_dissect.annotate.kinds import ANNOTATOR_KINDS
 from preference_dissect.annotate.schemas import chunks, pairwise_schema
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,11 +38,12 @@ VERDICT_VALUE = {
 }
 
 
+@ANNOTATOR_KINDS.register("pairwise")
 class PairwiseAnnotator(Annotator):
     """A / B / similar per feature, both orders, features batched per call."""
 
     needs_llm = True
-    templates = ("_conversation", "pairwise_features")
+    templates = ("conversation", "pairwise")
 
     def __init__(self, attribute_set: AttributeSet) -> None:
         super().__init__(attribute_set)
@@ -74,8 +75,8 @@ class PairwiseAnnotator(Annotator):
                     out.append(
                         LLMRequest(
                             key=f"{r['pair_id']}:{order}:{i}",
-                            messages=render_messages(
-                                "pairwise_features",
+                            messages=self.prompts.messages(
+                                "pairwise",
                                 attributes=attrs,
                                 show_query=shown,
                                 history=r["history"],

@@ -16,9 +16,9 @@ from preference_dissect.annotate.base import (
     Annotator,
     RowBuffer,
     pair_records,
-    render_messages,
     result_value,
 )
+from preference_dissect.annotate.kinds import ANNOTATOR_KINDS
 from preference_dissect.annotate.schemas import chunks, pair_ratings_schema
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,11 +29,12 @@ def _is_int(x: float) -> bool:
     return float(x).is_integer()
 
 
+@ANNOTATOR_KINDS.register("rating")
 class RatingAnnotator(Annotator):
     """Per-response ratings on each attribute's scale, grouped into few calls per pair."""
 
     needs_llm = True
-    templates = ("_conversation", "custom_ratings")
+    templates = ("conversation", "ratings")
 
     def __init__(self, attribute_set: AttributeSet) -> None:
         super().__init__(attribute_set)
@@ -72,8 +73,8 @@ class RatingAnnotator(Annotator):
                 out.append(
                     LLMRequest(
                         key=f"{r['pair_id']}:ratings:{i}",
-                        messages=render_messages(
-                            "custom_ratings", attributes=attrs, show_query=shown, **r
+                        messages=self.prompts.messages(
+                            "ratings", attributes=attrs, show_query=shown, **r
                         ),
                         schema=self._schema(i),
                         version=self.version,

@@ -1,7 +1,7 @@
 """The ``rules`` annotator: offline, measurable attributes of each response's text.
 
 No model is called. Every value is a heuristic count or ratio from regular expressions
-(attribute definitions in ``resources/attribute_sets/rules.yaml``). Token counts come from
+(attribute definitions in ``annotators/rules/annotator.yaml``). Token counts come from
 a simple regex tokenizer and only approximate a model tokenizer. Phrase lists are English.
 """
 
@@ -16,6 +16,8 @@ import pandas as pd
 
 from preference_dissect.annotate.attribute_sets import AttributeSet, load_attribute_set
 from preference_dissect.annotate.base import Annotator, RowBuffer, to_raw
+from preference_dissect.annotate.kinds import ANNOTATOR_KINDS
+from preference_dissect.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from preference_dissect.llm import LLMEngine
@@ -172,19 +174,26 @@ def measure_many(texts: Sequence[str]) -> tuple[pd.DataFrame, list[dict[str, lis
     return pd.DataFrame(rows), phrases
 
 
+@ANNOTATOR_KINDS.register("rules")
 class RulesAnnotator(Annotator):
-    """Offline text heuristics (``rules.yaml``); the default of ``prefdissect run`` offline."""
+    """Offline text heuristics (``annotators/rules``); the default of ``prefdissect run``
+    offline. A ``mode: rules`` YAML may use a subset of the measured attributes."""
 
     needs_llm = False
     templates = ()
 
     def __init__(self, attribute_set: AttributeSet | None = None) -> None:
         super().__init__(attribute_set or load_attribute_set("rules"))
-        unknown = set(self.attribute_set.names) - set(measure("")[0])
-        if unknown:
-            raise ValueError(
-                f"rules.yaml names attributes the code does not measure: {sorted(unknown)}"
-            )
+        measured = measure("")[0]
+        for row, name in enumerate(self.attribute_set.names, start=1):
+            if name not in measured:
+                raise InputError(
+                    f"rules sets can only use the measured attributes ({', '.join(measured)}), "
+                    f"not {name!r}",
+                    file=self.attribute_set.file,
+                    row=row,
+                    field="name",
+                )
 
     def annotate(self, pairs: pd.DataFrame, engine: LLMEngine | None = None) -> pd.DataFrame:
         """Measure both responses of every pair (``engine`` is ignored)."""

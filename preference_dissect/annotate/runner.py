@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from preference_dissect.annotate.base import Annotator
-from preference_dissect.annotate.registry import get_annotator
+from preference_dissect.annotate.kinds import get_annotator
 from preference_dissect.errors import InputError, NoUsableOutputError
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,13 +1,13 @@
 """Scenario classifier: GAIR's 11 scenario groups from Auto-J's fine scenarios.
 
 Two ways to label a query with a fine scenario (then mapped to its group through
-``resources/taxonomies/gair_groups.yaml``):
+``annotators/classifier/taxonomy.yaml``):
 
 LLM
     one call per query (:data:`TEMPLATE`): the model picks one fine label from the taxonomy
     (the schema is a closed list, so out-of-list answers are re-asked).
 offline
-    ordered keyword / regex rules in ``resources/taxonomies/scenario_rules.yaml`` (first
+    ordered keyword / regex rules in ``annotators/classifier/rules.yaml`` (first
     match wins; see that file), on the last user message and then the earlier ones. Used
     when no model is configured. A heuristic (44% group accuracy on held-out Auto-J
     queries): pairs it labels carry ``meta.scenario_method = "rules"`` and the report says
@@ -25,21 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from preference_dissect.annotate.base import (
-    compute_version,
-    pair_records,
-    render_messages,
-    result_value,
-)
+from preference_dissect.annotate.base import compute_version, pair_records, result_value
 from preference_dissect.annotate.schemas import scenario_schema
-from preference_dissect.registry import load_resource
+from preference_dissect.definitions import classifier_file, read_yaml, taxonomy
+from preference_dissect.prompts import Prompts
 
 if TYPE_CHECKING:  # pragma: no cover
     from preference_dissect.llm import LLMEngine, LLMRequest
 
-TEMPLATE = "classify_scenario"
-TAXONOMY = "gair_groups"
-RULES = "scenario_rules"
+#: The classifier's definition (``annotators/classifier``) and its prompt.
+CLASSIFIER = "classifier"
+TEMPLATE = "scenario"
 
 
 @dataclass(frozen=True)
@@ -59,11 +55,9 @@ class Taxonomy:
         return {label: g for g, labels in self.groups.items() for label in labels}
 
 
-@functools.cache
-def load_taxonomy(name: str = TAXONOMY) -> Taxonomy:
-    """Load the bundled GAIR group taxonomy."""
-    data = load_resource("taxonomies", name)
-    return Taxonomy({str(g): tuple(v) for g, v in data["groups"].items()})
+def load_taxonomy() -> Taxonomy:
+    """The bundled GAIR group taxonomy (``annotators/classifier/taxonomy.yaml``)."""
+    return Taxonomy({str(g): tuple(v) for g, v in taxonomy()["groups"].items()})
 
 
 @dataclass(frozen=True)
@@ -74,13 +68,14 @@ class _Rule:
 
 
 @functools.cache
-def _load_rules(name: str = RULES) -> tuple[tuple[_Rule, ...], int, str, str]:
-    data = load_resource("taxonomies", name)
-    taxonomy = load_taxonomy()
+def _load_rules() -> tuple[tuple[_Rule, ...], int, str, str]:
+    path = classifier_file("rules")
+    data = read_yaml(path)
+    group_of = load_taxonomy().group_of
     rules = []
     for entry in data["rules"]:
-        if entry["scenario"] not in taxonomy.group_of:
-            raise ValueError(f"{name}.yaml: unknown scenario {entry['scenario']!r}")
+        if entry["scenario"] not in group_of:
+            raise ValueError(f"{path}: unknown scenario {entry['scenario']!r}")
         pats = tuple(re.compile(p, re.IGNORECASE | re.MULTILINE) for p in entry["patterns"])
         rules.append(_Rule(entry["scenario"], pats, entry.get("scope", "head") == "all"))
     return tuple(rules), int(data["head_chars"]), data["fallback_question"], data["fallback"]
@@ -120,31 +115,34 @@ def earlier_user_turns(conversation: Any) -> list[str]:
     return [str(t.get("content") or "") for t in turns if t.get("role") == "user"]
 
 
+def classifier_prompts() -> Prompts:
+    """The classifier's prompts (its folder, then the shared ones)."""
+    return Prompts.of_annotator(CLASSIFIER)
+
+
 def classifier_version() -> str:
     """Version of the LLM classifier prompt + taxonomy (cache key part)."""
-    return compute_version("scenario", None, ("_conversation", TEMPLATE)) + _taxonomy_hash()
-
-
-@functools.cache
-def _taxonomy_hash() -> str:
     import hashlib
 
+    prompts = classifier_prompts().fingerprint(("conversation", TEMPLATE))
     payload = json.dumps(load_taxonomy().groups, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:6]
+    digest = hashlib.sha256(payload.encode()).hexdigest()[:6]
+    return compute_version("scenario", None, prompts) + digest
 
 
 def scenario_requests(pairs: pd.DataFrame) -> list[LLMRequest]:
     """One classification request per pair."""
     from preference_dissect.llm import LLMRequest
 
-    taxonomy = load_taxonomy()
-    schema = scenario_schema(taxonomy.labels)
+    groups_taxonomy = load_taxonomy()
+    schema = scenario_schema(groups_taxonomy.labels)
     version = classifier_version()
-    groups = {g: list(v) for g, v in taxonomy.groups.items()}
+    prompts = classifier_prompts()
+    groups = {g: list(v) for g, v in groups_taxonomy.groups.items()}
     return [
         LLMRequest(
             key=f"{r['pair_id']}:scenario",
-            messages=render_messages(TEMPLATE, groups=groups, **r),
+            messages=prompts.messages(TEMPLATE, groups=groups, **r),
             schema=schema,
             version=version,
         )

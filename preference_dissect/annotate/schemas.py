@@ -85,37 +85,23 @@ def _item_pair(low: int, high: int) -> type[BaseModel]:
     )
 
 
-CONDITIONAL_RANGES = {
-    "clarify_intent": (0, 3),
-    "show_empathetic": (0, 3),
-    "satisfy_constraints": (0, 3),
-    "support_stances": (-2, 2),
-    "correct_mistakes": (0, 3),
-}
-PER_ITEM = {
-    "satisfy_constraints": "constraints",
-    "support_stances": "stances",
-    "correct_mistakes": "mistakes",
-}
-
-
 @functools.cache
-def conditional_schema(asks: tuple[tuple[str, int], ...]) -> type[BaseModel]:
+def conditional_schema(asks: tuple[tuple[str, int, int, int, bool], ...]) -> type[BaseModel]:
     """Schema of a GAIR conditional call.
 
-    ``asks`` holds ``(attribute, n_items)``; ``n_items`` is 0 for single ratings
-    (clarify_intent, show_empathetic) and the number of items for per-item ratings
-    (a list of exactly that many ``{"response_a", "response_b"}`` objects).
+    ``asks`` holds ``(attribute, n_items, low, high, per_item)``: a per-item attribute
+    (``per_item`` in the YAML: constraints, stances, mistakes) answers a list of exactly
+    ``n_items`` ``{"response_a", "response_b"}`` ratings; a single one (clarify intent, show
+    empathetic) one such object. Ratings lie in the attribute's YAML ``scale`` [low, high].
     """
     fields = {}
-    for name, n in asks:
-        low, high = CONDITIONAL_RANGES[name]
+    for name, n, low, high, per_item in asks:
         item = _item_pair(low, high)
-        if name in PER_ITEM:
+        if per_item:
             fields[name] = (list[item], Field(min_length=n, max_length=n))
         else:
             fields[name] = (item, ...)
-    tag = "_".join(f"{a[:3]}{n}" for a, n in asks)
+    tag = "_".join(f"{a[0][:3]}{a[1]}" for a in asks)
     return create_model(f"Conditional_{tag}", __config__=ConfigDict(extra="ignore"), **fields)
 
 

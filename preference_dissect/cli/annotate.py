@@ -70,7 +70,7 @@ def build_engine(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Annotate the pairs and write the annotations table."""
     check_engine_args(args)
-    from preference_dissect.annotate.registry import get_annotator
+    from preference_dissect.annotate.kinds import get_annotator
     from preference_dissect.annotate.runner import annotate_pairs, read_pairs
     from preference_dissect.errors import InputError
     from preference_dissect.io import check_output_file, write_parquet

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from preference_dissect.cli.common import add_json_flag, emit_json
+from preference_dissect.cli.common import add_fit_arguments, add_json_flag, emit_json, fit_settings
 
 
 def _names(values: list[str] | None) -> list[str] | None:
@@ -34,35 +34,8 @@ def register(subparsers: Any) -> None:
         "--judges", nargs="+", help="judges to fit (space or comma separated; default all)"
     )
     p.add_argument("--groups", nargs="+", help="groups to fit (default all)")
-    p.add_argument(
-        "--prior",
-        default="laplace:0.1",
-        help="laplace:B, normal:S or horseshoe[:P0] (default laplace:0.1)",
-    )
-    p.add_argument("--model", choices=("logistic", "linear"), default="logistic")
-    p.add_argument("--intercept", action="store_true", help="add a position intercept")
-    p.add_argument(
-        "--sampler",
-        choices=("auto", "nuts"),
-        default="auto",
-        help="auto: importance sampling with NUTS fallback; nuts: PyMC NUTS for every fit",
-    )
-    p.add_argument("--draws", type=int, default=500, help="draws per chain (default 500)")
-    p.add_argument("--chains", type=int, default=4, help="chains (default 4)")
-    p.add_argument(
-        "--tune", type=int, default=1000, help="NUTS warm-up draws per chain (default 1000)"
-    )
-    p.add_argument(
-        "--folds", type=int, default=5, help="k of the k-fold holdout accuracy (default 5)"
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--min-group-size",
-        type=int,
-        default=30,
-        help="(judge, group) cells with fewer rows are not fitted; they are listed with the "
-        "reason (default: %(default)s)",
-    )
+    add_fit_arguments(p, likelihood_alias="--model")
+    p.add_argument("--seed", type=int, default=None, help="base seed (default: the spec's, 0)")
     p.add_argument(
         "--na",
         choices=("error", "drop", "zero"),
@@ -133,25 +106,17 @@ def run(args: argparse.Namespace) -> int:
 
     from preference_dissect.fit.features import read_features
     from preference_dissect.fit.runner import fit_features
-    from preference_dissect.fit.spec import FitSpec, Prior
+    from preference_dissect.fit.spec import FitSpec
     from preference_dissect.io import check_output_file, check_output_folder
 
     check_output_file(args.out)
     check_output_folder(f"{args.out}.partial", what="the checkpoint folder of --out")
     start = time.perf_counter()
-    spec = FitSpec(
-        model=args.model,
-        prior=Prior.parse(args.prior),
-        intercept=args.intercept,
-        sampler=args.sampler,
-        chains=args.chains,
-        draws=args.draws,
-        tune=args.tune,
-        seed=args.seed,
-        folds=args.folds,
-        min_group_size=args.min_group_size,
-    )
-    table = read_features(args.features, na=args.na, model=args.model)
+    settings = fit_settings(args, "--model")
+    if args.seed is not None:
+        settings["seed"] = args.seed
+    spec = FitSpec(**settings)
+    table = read_features(args.features, na=args.na)
     table = table.select(_names(args.judges), _names(args.groups))
     outcome = fit_features(
         table, spec, args.out, source=str(args.features), resume=not args.no_resume

@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from preference_dissect.compare.attributes import AttributeSpec, attribute_specs
+from preference_dissect.annotate.attribute_sets import attribute_set_names
+from preference_dissect.compare.attributes import Compared, compared_attributes
 from preference_dissect.compare.groups import ALL_GROUP, pair_groups
 from preference_dissect.compare.rules import RULES, combine_orders, compare_length_rule
 from preference_dissect.compare.style import style_covariates
 from preference_dissect.errors import InputError
 from preference_dissect.load.schema import PairDataset
-from preference_dissect.registry import list_resources
 
 ANNOTATION_COLUMNS = ("pair_id", "annotator", "attribute", "side", "value", "na_reason", "raw")
 REQUIRED_ANNOTATION_COLUMNS = ("pair_id", "attribute", "side", "value")
@@ -95,9 +95,9 @@ def validate_annotations(
     return ann
 
 
-def _select_rows(ann: pd.DataFrame, specs: list[AttributeSpec], file: Any) -> pd.DataFrame:
+def _select_rows(ann: pd.DataFrame, specs: list[Compared], file: Any) -> pd.DataFrame:
     """Keep rows of the specs' annotators, map aliases to names, reject unknown attributes."""
-    set_names = {s.attribute_set for s in specs}
+    set_names = {s.set_name for s in specs}
     if ann["annotator"].notna().any():
         from_sets = ann["annotator"].isin(set_names) | ann["annotator"].isna()
         if not from_sets.any():
@@ -136,7 +136,7 @@ def _word_counts(texts: pd.Series) -> np.ndarray:
 
 
 def _attribute_feature(
-    spec: AttributeSpec,
+    spec: Compared,
     rows: pd.DataFrame,
     pairs: pd.DataFrame,
     flags: pd.DataFrame,
@@ -219,7 +219,7 @@ def _check_policies(na: str, ties: str, on_disagree: str, not_applicable: str) -
             )
 
 
-def _specs_for(ann: pd.DataFrame, attribute_set: Any, file: Any) -> list[AttributeSpec]:
+def _specs_for(ann: pd.DataFrame, attribute_set: Any, file: Any) -> list[Compared]:
     """The attribute specs: the given sets, else the bundled sets named by the annotator."""
     if attribute_set is None:
         names = sorted(map(str, ann["annotator"].dropna().unique()))
@@ -229,7 +229,7 @@ def _specs_for(ann: pd.DataFrame, attribute_set: Any, file: Any) -> list[Attribu
                 file=file,
                 field="annotator",
             )
-        unknown = [n for n in names if n not in list_resources("attribute_sets")]
+        unknown = [n for n in names if n not in attribute_set_names()]
         if unknown:
             raise InputError(
                 f"the annotations come from attribute set {unknown[0]!r}, which is not bundled: "
@@ -238,12 +238,12 @@ def _specs_for(ann: pd.DataFrame, attribute_set: Any, file: Any) -> list[Attribu
                 field="annotator",
             )
         attribute_set = names
-    return attribute_specs(attribute_set)
+    return compared_attributes(attribute_set)
 
 
 def _feature_frame(
     ann: pd.DataFrame,
-    specs: list[AttributeSpec],
+    specs: list[Compared],
     pairs: pd.DataFrame,
     report: dict[str, Any],
     not_applicable: str,
@@ -512,7 +512,7 @@ def build_features(
     report: dict[str, Any] = {
         "pairs": len(pairs_all),
         "pairs_annotated": len(pairs),
-        "attribute_sets": sorted({s.attribute_set for s in specs}),
+        "attribute_sets": sorted({s.set_name for s in specs}),
         "disagreement": {},
         "not_applicable": {},
         "not_applicable_policy": not_applicable,

@@ -14,15 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from preference_dissect.registry import load_resource
+from preference_dissect.definitions import query_group_names
 
 ALL_GROUP = "all"
-
-
-def query_group_names() -> list[str]:
-    """Return the query-specific group names of GAIR's taxonomy (``gair_groups.yaml``)."""
-    taxonomy = load_resource("taxonomies", "gair_groups")
-    return list((taxonomy or {}).get("query_groups", {}) or {})
 
 
 def _meta_query_groups(meta_text: Any) -> list[str]:

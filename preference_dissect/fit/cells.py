@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from preference_dissect.fit.checks import kfold_accuracy, posterior_predictive_check
+from preference_dissect.fit.families import LIKELIHOODS
 from preference_dissect.fit.features import FeatureTable
 from preference_dissect.fit.importance import importance_sample
 from preference_dissect.fit.posterior import Posterior
@@ -118,7 +119,7 @@ def skipped_cell(xmat: np.ndarray, spec: FitSpec, reason: str) -> CellFit:
     return CellFit(
         weight=np.full((*shape, p), np.nan),
         intercept=nan if spec.intercept else None,
-        sigma=nan.copy() if spec.model == "linear" else None,
+        sigma=nan.copy() if LIKELIHOODS.get(spec.likelihood).has_sigma else None,
         method=SKIPPED,
         n=n,
         rhat_max=float("nan"),
@@ -137,7 +138,8 @@ def skipped_cell(xmat: np.ndarray, spec: FitSpec, reason: str) -> CellFit:
 def _split_theta(theta: np.ndarray, spec: FitSpec, p: int, shape: tuple[int, int]):
     weight = theta[:, :p].reshape(*shape, p)
     intercept = theta[:, p].reshape(shape) if spec.intercept else None
-    sigma = np.exp(theta[:, -1]).reshape(shape) if spec.model == "linear" else None
+    has_sigma = LIKELIHOODS.get(spec.likelihood).has_sigma
+    sigma = np.exp(theta[:, -1]).reshape(shape) if has_sigma else None
     return weight, intercept, sigma
 
 
@@ -207,11 +209,9 @@ def _diagnostic_notes(d: _Draws, spec: FitSpec) -> list[str]:
 def wide_prior_mean(xmat: np.ndarray, y: np.ndarray, spec: FitSpec) -> np.ndarray:
     """Approximate posterior mean of the weights under ``spec.sensitivity_prior`` (the
     Laplace/EP Gaussian approximation of :mod:`.laplace`: milliseconds per cell)."""
-    from dataclasses import replace
-
     from preference_dissect.fit.laplace import gaussian_approximation
 
-    wide = replace(spec, prior=spec.sensitivity_prior)
+    wide = spec.model_copy(update={"prior": spec.sensitivity_prior})
     try:
         with np.errstate(all="ignore"):
             mean = gaussian_approximation(Posterior(xmat, y, wide)).mean[: xmat.shape[1]]
@@ -240,9 +240,10 @@ def fit_cell(
     keep = np.array([j not in constant for j in range(p)], dtype=bool)
     if not keep.any():
         return skipped_cell(xmat, spec, "no attribute varies in this cell")
-    if spec.model == "linear" and n <= int(keep.sum()) + 1:
+    if LIKELIHOODS.get(spec.likelihood).has_sigma and n <= int(keep.sum()) + 1:
         # with as many weights as pairs the fit is exact, sigma -> 0: an improper posterior
-        reason = f"{n} pairs for {int(keep.sum())} varying attributes: the linear model needs more"
+        varying, model = int(keep.sum()), spec.likelihood
+        reason = f"{n} pairs for {varying} varying attributes: the {model} model needs more"
         return skipped_cell(xmat, spec, reason)
     notes: list[str] = []
     sub = xmat[:, keep]
@@ -255,7 +256,7 @@ def fit_cell(
         draws.weight.reshape(-1, sub.shape[1]),
         None if draws.intercept is None else draws.intercept.reshape(-1),
         None if draws.sigma is None else draws.sigma.reshape(-1),
-        spec.model,
+        spec.likelihood,
         rng,
     )
     weight = np.full((*draws.weight.shape[:2], p), np.nan)

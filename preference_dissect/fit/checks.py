@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from preference_dissect.fit.families import LIKELIHOODS, PRIORS
 from preference_dissect.fit.laplace import gaussian_approximation
 from preference_dissect.fit.posterior import Posterior
-from preference_dissect.fit.spec import FitSpec
+from preference_dissect.fit.spec import FitSpec, Prior
 
 PPC_DRAWS = 400
 
 
-def _hits(eta: np.ndarray, y: np.ndarray, model: str) -> np.ndarray:
-    """1 for a correct prediction, 0 for a wrong one, 0.5 for a tie (eta at the boundary)."""
-    threshold = 0.0  # the linear model predicts y - 0.5
+#: The prior the approximations of k-fold accuracy use for a prior without an
+#: importance-sampling form (the horseshoe).
+APPROXIMATION_PRIOR = "laplace:0.1"
+
+
+def _hits(eta: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """1 for a correct prediction, 0 for a wrong one, 0.5 for a tie (eta at the boundary).
+
+    Every likelihood's linear predictor is centred: eta > 0 means "A preferred"."""
+    threshold = 0.0
     target = y > 0.5
     hits = ((eta > threshold) == target).astype(float)
     hits[np.isclose(eta, threshold)] = 0.5
@@ -36,10 +42,8 @@ def kfold_accuracy(
     if n < 2 * spec.folds:
         return float("nan")
     approx_spec = spec
-    if spec.prior.kind == "horseshoe":
-        from preference_dissect.fit.spec import Prior
-
-        approx_spec = FitSpec(**{**spec.__dict__, "prior": Prior("laplace", 0.1)})
+    if not PRIORS.get(spec.prior.kind).importance_sampling:
+        approx_spec = spec.model_copy(update={"prior": Prior.parse(APPROXIMATION_PRIOR)})
     folds = np.array_split(rng.permutation(n), spec.folds)
     hits = []
     for held in folds:
@@ -52,7 +56,7 @@ def kfold_accuracy(
             continue  # a degenerate training fold (e.g. too few rows): not scored
         eta = post.predict(mean, xmat[held])
         if np.all(np.isfinite(eta)):
-            hits.append(_hits(eta, y[held], spec.model)[keep[held]])
+            hits.append(_hits(eta, y[held])[keep[held]])
     scored = np.concatenate(hits) if hits else np.array([])
     return float(scored.mean()) if len(scored) else float("nan")
 
@@ -63,7 +67,7 @@ def posterior_predictive_check(
     weight: np.ndarray,
     intercept: np.ndarray | None,
     sigma: np.ndarray | None,
-    model: str,
+    likelihood: str,
     rng: np.random.Generator,
 ) -> tuple[float, np.ndarray]:
     """Posterior predictive p-values for the share of y = 1 and per-attribute agreement.
@@ -89,20 +93,14 @@ def posterior_predictive_check(
     eta = xmat @ weight[pick].T
     if intercept is not None:
         eta = eta + intercept[pick][None, :]
-    if model == "logistic":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            prob = 1.0 / (1.0 + np.exp(-eta))
-        y_rep = (rng.random(prob.shape) < prob).astype(float)
-    else:
-        y_rep = 0.5 + eta + rng.standard_normal(eta.shape) * sigma[pick][None, :]
+    y_rep = LIKELIHOODS.get(likelihood).replicate(eta, None if sigma is None else sigma[pick], rng)
     obs_bin = (y > 0.5).astype(float)
     rep_bin = (y_rep > 0.5).astype(float)
 
     def p_value(rep: np.ndarray, obs: float) -> float:
         return float(min(1.0, 2 * min(np.mean(rep >= obs - 1e-12), np.mean(rep <= obs + 1e-12))))
 
-    binary = model == "logistic" and bool(np.isin(y, (0.0, 1.0)).all())
+    binary = bool(np.isin(y, (0.0, 1.0)).all()) and bool(np.isin(y_rep, (0.0, 1.0)).all())
     share_obs = float(obs_bin.mean()) if binary else float(y.mean())
     share_rep = rep_bin.mean(axis=0) if binary else y_rep.mean(axis=0)
     p_share = p_value(share_rep, share_obs)

@@ -25,10 +25,10 @@ WEIGHT_FILE = re.compile(r"^model_(?P<group>.+)_fitted_paras\.jsonl$")
 
 def gair_attributes() -> tuple[list[str], list[str]]:
     """Names and labels of the ``gair29`` attribute set, in file order."""
-    from preference_dissect.registry import load_resource
+    from preference_dissect.annotate.attribute_sets import load_attribute_set
 
-    attrs = load_resource("attribute_sets", "gair29")["attributes"]
-    return [a["name"] for a in attrs], [a.get("label", a["name"]) for a in attrs]
+    attrs = load_attribute_set("gair29").attributes
+    return [a.name for a in attrs], [a.label or a.name for a in attrs]
 
 
 def read_weight_file(path: str | os.PathLike[str], n_attributes: int) -> dict[str, np.ndarray]:

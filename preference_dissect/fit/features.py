@@ -85,9 +85,7 @@ class FeatureTable:
         return out
 
 
-def read_features(
-    path: str | os.PathLike[str], *, na: str = "error", model: str = "logistic"
-) -> FeatureTable:
+def read_features(path: str | os.PathLike[str], *, na: str = "error") -> FeatureTable:
     """Read a features CSV/parquet file and validate it (see :func:`validate_features`).
 
     Error rows are counted as a person counts them: in a CSV file the header is row 1, so
@@ -95,7 +93,7 @@ def read_features(
     """
     path = Path(path)
     first = 2 if path.suffix.lower() == ".csv" else 1
-    return validate_features(read_table(path), file=path, na=na, model=model, first_row=first)
+    return validate_features(read_table(path), file=path, na=na, first_row=first)
 
 
 def _first_bad(mask: np.ndarray) -> int:
@@ -178,7 +176,6 @@ def validate_features(
     *,
     file: str | os.PathLike[str] | None = None,
     na: str = "error",
-    model: str = "logistic",
     first_row: int = 1,
 ) -> FeatureTable:
     """Check a features table and return it as a :class:`FeatureTable`.
@@ -192,17 +189,16 @@ def validate_features(
     na : {"error", "drop", "zero"}
         What to do with missing values: raise naming the row and column, drop the rows, or
         set missing attribute values to 0 (a missing ``y`` is always an error unless dropped).
-    model : {"logistic", "linear"}
-        Both accept any ``y`` in [0, 1]: 0/1 verdicts, ties as 0.5 (``--ties half``) or soft
-        labels. The logistic likelihood treats a fractional ``y`` as a fractional Bernoulli
-        outcome (``y log p + (1 - y) log(1 - p)``, i.e. a soft-label cross-entropy).
     first_row : int
         How a person numbers the first record in error messages (2 for a CSV file, whose
         header is row 1).
 
     Notes
     -----
-    Attribute values must be -1, 0 or 1, except in columns named ``style_*`` (continuous
+    ``y`` may be any value in [0, 1]: 0/1 verdicts, ties as 0.5 (``--ties half``) or soft
+    labels; the logistic likelihood treats a fractional ``y`` as a fractional Bernoulli
+    outcome (``y log p + (1 - y) log(1 - p)``, a soft-label cross-entropy). Attribute values
+    must be -1, 0 or 1, except in columns named ``style_*`` (continuous
     covariates), which only need to be finite numbers.
 
     Raises
@@ -213,8 +209,6 @@ def validate_features(
     """
     if na not in NA_POLICIES:
         raise InputError(f"unknown NA policy {na!r} (use one of {', '.join(NA_POLICIES)})")
-    if model not in ("logistic", "linear"):
-        raise InputError(f"unknown model {model!r} (use logistic or linear)", field="model")
     for column in KEY_COLUMNS:
         if column not in frame.columns:
             raise InputError("required column is missing", file=file, field=column)

@@ -51,17 +51,9 @@ DIAGNOSTIC_FIELDS = (
 
 def attribute_labels(attributes: list[str]) -> list[str]:
     """Plot labels for attribute names, looked up in the bundled attribute sets."""
-    from preference_dissect.registry import list_resources, load_resource
+    from preference_dissect.annotate.attribute_sets import attribute_labels as bundled_labels
 
-    known: dict[str, str] = {}
-    for name in list_resources("attribute_sets"):
-        try:
-            data = load_resource("attribute_sets", name)
-        except InputError:
-            continue
-        for attr in (data or {}).get("attributes", []):
-            if isinstance(attr, dict) and "name" in attr:
-                known.setdefault(str(attr["name"]), str(attr.get("label", attr["name"])))
+    known = bundled_labels()
     return [known.get(a, a.replace("_", " ")) for a in attributes]
 
 

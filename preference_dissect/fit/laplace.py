@@ -15,11 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from preference_dissect.fit.posterior import Posterior
 
-MODE_SMOOTHING = 1e-3
 MAX_ITER = 100
 EP_ITER = 60
 EP_DAMPING = 0.7
@@ -46,10 +44,6 @@ class GaussianApprox:
     converged: bool
 
 
-def _prior_scale(post: Posterior) -> float:
-    return post.spec.prior.scale if post.spec.prior.kind == "laplace" else 1.0
-
-
 def find_mode(post: Posterior, smoothing: float | None = None) -> tuple[np.ndarray, int, bool]:
     """Minimise the smoothed negative log-posterior by damped Newton with backtracking.
 
@@ -60,7 +54,7 @@ def find_mode(post: Posterior, smoothing: float | None = None) -> tuple[np.ndarr
     iterations : int
     converged : bool
     """
-    eps = smoothing if smoothing is not None else MODE_SMOOTHING * _prior_scale(post)
+    eps = smoothing  # None: the prior family's own smoothing of its kink
     theta = post.initial()
     value, grad, hess = post.smooth_objective(theta, eps)
     for it in range(1, MAX_ITER + 1):
@@ -99,39 +93,14 @@ def _clip_spd(matrix: np.ndarray) -> np.ndarray:
     return (vecs * np.maximum(vals, floor)) @ vecs.T
 
 
-def laplace_tilted_moments(
-    mean: np.ndarray, var: np.ndarray, b: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of ``N(w; mean, var) * exp(-|w| / b)`` (normalised), elementwise."""
-    sd = np.sqrt(var)
-    mu_pos = mean - var / b
-    mu_neg = mean + var / b
-    a_pos = mu_pos / sd
-    a_neg = -mu_neg / sd
-    log_z_pos = -mean / b + special.log_ndtr(a_pos)
-    log_z_neg = mean / b + special.log_ndtr(a_neg)
-    log_z = np.logaddexp(log_z_pos, log_z_neg)
-    p_pos = np.exp(log_z_pos - log_z)
-    p_neg = 1.0 - p_pos
-    log_phi = -0.5 * np.log(2 * np.pi)
-    r_pos = np.exp(log_phi - 0.5 * a_pos**2 - special.log_ndtr(a_pos))
-    r_neg = np.exp(log_phi - 0.5 * a_neg**2 - special.log_ndtr(a_neg))
-    m_pos = mu_pos + sd * r_pos
-    m_neg = mu_neg - sd * r_neg
-    v_pos = var * np.maximum(1.0 - r_pos * (a_pos + r_pos), 1e-12)
-    v_neg = var * np.maximum(1.0 - r_neg * (a_neg + r_neg), 1e-12)
-    m = p_pos * m_pos + p_neg * m_neg
-    v = p_pos * (v_pos + m_pos**2) + p_neg * (v_neg + m_neg**2) - m**2
-    return m, np.maximum(v, 1e-12 * var)
-
-
-def _ep_laplace_sites(
-    precision: np.ndarray, shift: np.ndarray, p: int, b: float
+def _ep_sites(
+    precision: np.ndarray, shift: np.ndarray, post: Posterior
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Run parallel damped EP for Laplace(0, b) factors on the first ``p`` coordinates of
-    the Gaussian with natural parameters (``precision``, ``shift``); return mean, cov."""
+    """Run parallel damped EP for the prior factors on the first ``p`` coordinates of the
+    Gaussian with natural parameters (``precision``, ``shift``); return mean, cov."""
+    p, b, prior = post.p, post.scale, post.prior
     idx = np.arange(p)
-    tau = np.full(p, 1.0 / (2 * b**2))
+    tau = np.full(p, 1.0 / prior.variance(b))
     nu = np.zeros(p)
     converged = False
     for _ in range(EP_ITER):
@@ -147,7 +116,7 @@ def _ep_laplace_sites(
         ok = cav_prec > 1e-10
         cav_var = np.where(ok, 1.0 / np.where(ok, cav_prec, 1.0), 1.0)
         cav_mean = cav_var * (m / v - nu)
-        tm, tv = laplace_tilted_moments(cav_mean, cav_var, b)
+        tm, tv = prior.tilted_moments(cav_mean, cav_var, b)
         new_tau = np.maximum(1.0 / tv - 1.0 / cav_var, 1e-10)
         new_nu = tm / tv - cav_mean / cav_var
         new_tau = np.where(ok, new_tau, tau)
@@ -169,21 +138,22 @@ def _ep_laplace_sites(
 def gaussian_approximation(post: Posterior) -> GaussianApprox:
     """Return a Gaussian approximation of the posterior's mean and covariance.
 
-    Normal prior: the Laplace approximation at the mode. Laplace prior: a second-order
-    expansion of the smooth part combined with EP for the Laplace factors.
+    A smooth prior (normal): the Laplace approximation at the mode. A prior family that EP
+    treats exactly (laplace: it has :meth:`~.families.PriorFamily.tilted_moments`): a
+    second-order expansion of the smooth part combined with EP for the prior factors.
     """
     mode, _, converged = find_mode(post)
-    if post.spec.prior.kind != "laplace":
-        _, _, hess = post.smooth_objective(mode, 1.0)
+    b = post.scale
+    if post.prior.tilted_moments(np.zeros(1), np.ones(1), b) is None:
+        _, _, hess = post.smooth_objective(mode)
         return GaussianApprox(mode, np.linalg.inv(_clip_spd(hess)), mode, converged)
-    b = post.spec.prior.scale
     centre = mode
     mean, cov = mode, np.eye(post.dim)
     for _ in range(RECENTRE):
         _, grad, hess = post.smooth_part(centre)
         precision = _clip_spd(hess)
         shift = precision @ centre - grad
-        mean, cov, ep_ok = _ep_laplace_sites(precision, shift, post.p, b)
+        mean, cov, ep_ok = _ep_sites(precision, shift, post)
         converged = converged and ep_ok
         if not np.all(np.isfinite(mean)):
             mean, cov = mode, np.linalg.inv(_clip_spd(post.smooth_objective(mode, 2 * b)[2]))

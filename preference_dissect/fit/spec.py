@@ -1,75 +1,145 @@
 """The validated description of a fit: likelihood, prior, sampler and their settings.
 
-The flow mirrors Bambi: a :class:`FitSpec` (validated here) -> a model built from it
+The defaults live in one place, the model specifications under ``models/`` (``logistic.yaml``,
+``linear.yaml`` or a user's copy): a :class:`FitSpec` takes every setting it is not given
+from the specification named by ``model_spec`` (default: the likelihood's own file, else
+``logistic``). The flow mirrors Bambi: a :class:`FitSpec` -> a model built from it
 (:mod:`~preference_dissect.fit.posterior` for the Laplace/importance engine,
-:mod:`~preference_dissect.fit.nuts` for PyMC) -> fit -> ``InferenceData``
-(:mod:`~preference_dissect.fit.idata`) -> interpretation (:mod:`preference_dissect.analyse`).
+:mod:`~preference_dissect.fit.nuts` for PyMC) -> fit -> ``InferenceData``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from preference_dissect.definitions import model_names, model_spec_file, read_yaml
 from preference_dissect.errors import InputError
 
-MODELS = ("logistic", "linear")
-PRIORS = ("laplace", "normal", "horseshoe")
 SAMPLERS = ("auto", "nuts")
-DEFAULT_PRIOR_SCALE = {"laplace": 0.1, "normal": 1.0, "horseshoe": 3.0}
+DEFAULT_MODEL_SPEC = "logistic"
 
 
-@dataclass(frozen=True)
-class Prior:
-    """Prior on every attribute weight.
+class Validated(BaseModel):
+    """A pydantic model whose validation errors are one-line :class:`InputError` naming the
+    parameter (``field``) and the problem."""
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int))
+            message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+            raise InputError(message, field=field or None) from None
+
+
+class Prior(Validated):
+    """Prior on every attribute weight: a registered family and its scale.
 
     Attributes
     ----------
-    kind : {"laplace", "normal", "horseshoe"}
-        ``laplace``: w ~ Laplace(0, scale); ``normal``: w ~ Normal(0, scale); ``horseshoe``:
-        the regularised horseshoe of Piironen & Vehtari (2017) with ``scale`` the expected
-        number of non-zero weights (p0), slab scale 1 and slab degrees of freedom 4.
+    kind : str
+        A prior family of :data:`preference_dissect.fit.families.PRIORS` (``laplace``:
+        ``w ~ Laplace(0, scale)``; ``normal``: ``w ~ Normal(0, scale)``; ``horseshoe``: the
+        regularised horseshoe with ``scale`` the expected number of non-zero weights).
     scale : float
         See ``kind``.
+
+    Examples
+    --------
+    >>> Prior.parse("laplace:0.1").describe()
+    'laplace:0.1'
     """
+
+    model_config = ConfigDict(frozen=True)
 
     kind: str = "laplace"
     scale: float = 0.1
 
+    @model_validator(mode="after")
+    def _known_and_positive(self) -> Prior:
+        from preference_dissect.fit.families import PRIORS
+
+        if self.kind not in PRIORS:
+            raise ValueError(f"unknown prior {self.kind!r} (valid: {', '.join(PRIORS.names())})")
+        if not math.isfinite(self.scale) or self.scale <= 0:
+            raise ValueError(f"prior scale must be positive, got {self.scale:g}")
+        return self
+
     @classmethod
-    def parse(cls, text: str) -> Prior:
-        """Parse ``laplace:0.1``, ``normal:1.0``, ``horseshoe`` or ``horseshoe:3``."""
+    def parse(cls, text: str | Prior) -> Prior:
+        """Parse ``laplace:0.1``, ``normal:1.0``, ``horseshoe`` or ``horseshoe:3`` (a family
+        without a scale takes the family's default scale)."""
+        from preference_dissect.fit.families import PRIORS
+
+        if isinstance(text, Prior):
+            return text
         kind, _, value = str(text).strip().lower().partition(":")
         if kind not in PRIORS:
             raise InputError(
-                f"unknown prior {text!r} (use laplace:B, normal:S or horseshoe)", field="prior"
+                f"unknown prior {text!r} (valid: {', '.join(PRIORS.names())}; write FAMILY or "
+                "FAMILY:SCALE, e.g. laplace:0.1)",
+                field="prior",
             )
         if not value:
-            return cls(kind, DEFAULT_PRIOR_SCALE[kind])
+            return cls(kind=kind, scale=PRIORS.get(kind).default_scale)
         try:
             scale = float(value)
         except ValueError:
             raise InputError(f"prior scale {value!r} is not a number", field="prior") from None
         if not math.isfinite(scale) or scale <= 0:
             raise InputError(f"prior scale must be positive, got {value}", field="prior")
-        return cls(kind, scale)
+        return cls(kind=kind, scale=scale)
 
     def describe(self) -> str:
         """Return the ``kind:scale`` text form."""
         return f"{self.kind}:{self.scale:g}"
 
 
-@dataclass(frozen=True)
-class FitSpec:
-    """Everything that defines a fit, validated on creation.
+def _flatten_spec(data: dict[str, Any], file: Path) -> dict[str, Any]:
+    """The settings of a model-specification YAML as :class:`FitSpec` fields."""
+    if not isinstance(data, dict):
+        raise InputError("a model specification must be a YAML mapping", file=file)
+    out: dict[str, Any] = {}
+    for key in ("likelihood", "intercept", "min_group_size", "seed"):
+        if key in data:
+            out[key] = data[key]
+    for key in ("prior", "sensitivity_prior"):
+        if key in data:
+            value = data[key]
+            out[key] = (
+                None if value is None else {"kind": value.get("family"), "scale": value["scale"]}
+            )
+    sampler = dict(data.get("sampler") or {})
+    if "engine" in sampler:
+        out["sampler"] = sampler.pop("engine")
+    out.update(sampler)
+    out.update(data.get("checks") or {})
+    return out
+
+
+def model_spec_defaults(name_or_path: str) -> dict[str, Any]:
+    """The :class:`FitSpec` settings of a model specification (bundled name or YAML file)."""
+    file = model_spec_file(name_or_path)
+    return _flatten_spec(read_yaml(file), file)
+
+
+class FitSpec(Validated):
+    """Everything that defines a fit, validated on creation; unset values come from the model
+    specification (``models/<model_spec>.yaml``).
 
     Attributes
     ----------
-    model : {"logistic", "linear"}
-        Bernoulli likelihood with logit link, or a linear probability model
-        ``y - 0.5 ~ Normal(X w, sigma)`` (y in [0, 1], e.g. soft labels), sigma ~ HalfNormal(1).
+    model_spec : str
+        The model specification the defaults were read from (a bundled name or a path).
+    likelihood : str
+        A registered likelihood (``logistic``: Bernoulli with logit link; ``linear``:
+        ``y - 0.5 ~ Normal(X w, sigma)`` for soft labels).
     prior : Prior
         Prior on the attribute weights.
     intercept : bool
@@ -77,8 +147,8 @@ class FitSpec:
         the attributes).
     sampler : {"auto", "nuts"}
         ``auto``: Laplace approximation + Pareto-smoothed importance sampling, with PyMC NUTS
-        for fits whose Pareto k exceeds ``pareto_k_max`` (and always for the horseshoe);
-        ``nuts``: PyMC NUTS for every fit.
+        for fits whose Pareto k exceeds ``pareto_k_max`` (and always for priors without an
+        importance-sampling form, e.g. the horseshoe); ``nuts``: PyMC NUTS for every fit.
     chains, draws, tune : int
         Posterior draws are stored as (chains, draws); ``tune`` is the NUTS warm-up.
     seed : int
@@ -95,51 +165,67 @@ class FitSpec:
     sensitivity_prior : Prior or None
         A wide prior each cell is also fitted under (Laplace approximation, cheap) to show
         how much the prior, not the data, sets a weight; ``None`` skips the check.
+
+    Examples
+    --------
+    >>> spec = FitSpec(draws=200)
+    >>> spec.likelihood, spec.prior.describe(), spec.min_group_size
+    ('logistic', 'laplace:0.1', 30)
     """
 
-    model: str = "logistic"
-    prior: Prior = field(default_factory=Prior)
-    intercept: bool = False
-    sampler: str = "auto"
-    chains: int = 4
-    draws: int = 500
-    tune: int = 1000
-    seed: int = 0
-    folds: int = 5
-    pareto_k_max: float = 0.7
-    ess_min: float = 400.0
-    rhat_max: float = 1.01
-    target_accept: float = 0.9
-    min_group_size: int = 30
-    sensitivity_prior: Prior | None = field(default_factory=lambda: Prior("normal", 1.0))
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise InputError(
-                f"unknown model {self.model!r} (use {' or '.join(MODELS)})", field="model"
-            )
-        if self.sampler not in SAMPLERS:
-            raise InputError(
-                f"unknown sampler {self.sampler!r} (use {' or '.join(SAMPLERS)})", field="sampler"
-            )
-        for name in ("chains", "draws"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name} must be at least 1", field=name)
-        if self.tune < 0:
-            raise InputError("tune must not be negative", field="tune")
-        if self.folds < 2:
-            raise InputError("folds must be at least 2", field="folds")
-        if self.min_group_size < 1:
-            raise InputError("min_group_size must be at least 1", field="min_group_size")
+    model_spec: str = DEFAULT_MODEL_SPEC
+    likelihood: str
+    prior: Prior
+    intercept: bool
+    sampler: Literal["auto", "nuts"]
+    chains: int = Field(ge=1)
+    draws: int = Field(ge=1)
+    tune: int = Field(ge=0)
+    seed: int
+    folds: int = Field(ge=2)
+    pareto_k_max: float
+    ess_min: float
+    rhat_max: float
+    target_accept: float = Field(gt=0, lt=1)
+    min_group_size: int = Field(ge=1)
+    sensitivity_prior: Prior | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_model_spec(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if isinstance(data.get("prior"), str):
+            data["prior"] = Prior.parse(data["prior"])
+        name = data.get("model_spec")
+        if name is None:
+            lik = data.get("likelihood")
+            name = lik if lik in model_names() else DEFAULT_MODEL_SPEC
+        data["model_spec"] = str(name)
+        return {**model_spec_defaults(str(name)), **data}
+
+    @model_validator(mode="after")
+    def _known_likelihood(self) -> FitSpec:
+        from preference_dissect.fit.families import LIKELIHOODS
+
+        if self.likelihood not in LIKELIHOODS:
+            valid = ", ".join(LIKELIHOODS.names())
+            raise ValueError(f"unknown likelihood {self.likelihood!r} (valid: {valid})")
+        return self
 
     @property
     def uses_importance_sampling(self) -> bool:
         """Whether the default Laplace + importance-sampling engine applies."""
-        return self.sampler == "auto" and self.prior.kind != "horseshoe"
+        from preference_dissect.fit.families import PRIORS
+
+        return self.sampler == "auto" and PRIORS.get(self.prior.kind).importance_sampling
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (the prior as its text form)."""
-        d = asdict(self)
+        """Return a JSON-ready dict (priors in their text form)."""
+        d = self.model_dump()
         d["prior"] = self.prior.describe()
         sens = self.sensitivity_prior
         d["sensitivity_prior"] = sens.describe() if sens is not None else None

@@ -1,4 +1,4 @@
-"""Render the pairwise judge prompt (``resources/prompts/judge_pairwise.jinja``) for one order."""
+"""Render the pairwise judge prompt (``annotators/judge/prompts/pairwise.jinja``) for one order."""
 
 from __future__ import annotations
 
@@ -6,9 +6,16 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from preference_dissect.registry import prompt_source, prompt_template
+from preference_dissect.prompts import Prompts
 
-TEMPLATE = "judge_pairwise"
+#: The judge's definition (``annotators/judge``) and its prompt.
+JUDGE = "judge"
+TEMPLATE = "pairwise"
+
+
+def judge_prompts() -> Prompts:
+    """The judge's prompts (its folder, then the shared ones)."""
+    return Prompts.of_annotator(JUDGE)
 
 
 def side_history(conversation: list[dict[str, Any]], side: str) -> list[dict[str, str]]:
@@ -50,18 +57,15 @@ def render_prompt(pair: Mapping[str, Any], order: str, *, cot: bool = False) -> 
         }
         for label, side in zip(("A", "B"), sides, strict=True)
     ]
-    return (
-        prompt_template(TEMPLATE)
-        .render(
-            shared=shared,
-            history=side_history(conversation, "a") if shared else [],
-            prompt=pair["prompt"],
-            slots=slots,
-            cot=cot,
-        )
-        .strip()
-        + "\n"
+    text = judge_prompts().render(
+        TEMPLATE,
+        shared=shared,
+        history=side_history(conversation, "a") if shared else [],
+        prompt=pair["prompt"],
+        slots=slots,
+        cot=cot,
     )
+    return text + "\n"
 
 
 def build_messages(
@@ -73,5 +77,5 @@ def build_messages(
 
 def prompt_version(*, cot: bool) -> str:
     """A short version string that changes whenever the template text or the mode changes."""
-    digest = hashlib.sha256(prompt_source(TEMPLATE).encode("utf-8")).hexdigest()[:12]
+    digest = hashlib.sha256(judge_prompts().source(TEMPLATE).encode("utf-8")).hexdigest()[:12]
     return f"judge-pairwise/{'cot' if cot else 'direct'}/{digest}"

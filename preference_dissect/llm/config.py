@@ -58,7 +58,7 @@ class GenerateConfig:
         Use the OpenAI Batch API instead of live calls.
     prices : tuple of float or None
         ``(input, output)`` USD per 1M tokens; overrides the price table
-        (``resources/prices/openai.yaml``).
+        (``models/prices/openai.yaml``).
     batch_poll_s : float
         Seconds between batch status polls.
     batch_timeout_s : float

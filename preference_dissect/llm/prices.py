@@ -1,4 +1,4 @@
-"""Token prices (``resources/prices/openai.yaml``) and cost arithmetic."""
+"""Token prices (``models/prices/openai.yaml``) and cost arithmetic."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from preference_dissect.registry import load_resource
+from preference_dissect.definitions import price_table
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,9 @@ def lookup_price(
     batch : bool
         Apply the table's Batch API discount.
     table : str
-        Price table name or path (``resources/prices``).
+        Price table name or path (``models/prices/NAME.yaml``, or a YAML path).
     """
-    data: dict[str, Any] = load_resource("prices", table)
+    data: dict[str, Any] = price_table(table)
     factor = float(data.get("batch_discount", 1.0)) if batch else 1.0
     row = _table_row(model, data.get("models", {}))
     context = int(row["context"]) if row is not None and row.get("context") else None

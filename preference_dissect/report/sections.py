@@ -219,10 +219,10 @@ def weights_section(fit: Artifact, top_k: int = 3) -> dict[str, Any] | None:
 
 def _used_groups(idata: Any) -> tuple[list[str], str]:
     from preference_dissect.analyse.scores import averaged_groups
-    from preference_dissect.registry import load_resource
+    from preference_dissect.definitions import scenario_group_names
 
     used = averaged_groups(idata)
-    known = set(load_resource("taxonomies", "gair_groups").get("groups", {}))
+    known = set(scenario_group_names())
     return used, "the scenario groups" if set(used) <= known else "the fitted groups"
 
 
