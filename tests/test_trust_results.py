@@ -203,7 +203,7 @@ def test_report_lists_labels_judges_counts_and_prior_sensitivity(tmp_path, cli):
         res = cli(*step)
         assert res.returncode == 0, (step, res.stderr)
     page = (run / "report.html").read_text(encoding="utf-8")
-    overview = page.split('id="artifacts"')[1].split("</section>")[0]
+    overview = page.split('id="overview"')[1].split("</section>")[0]
     assert "annotator-x" in overview and ">none<" not in overview
     assert "offline keyword classifier" in page
     assert "informative pairs" in page and "Prior sensitivity" in page

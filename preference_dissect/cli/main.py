@@ -52,6 +52,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def flag_names(parser: argparse.ArgumentParser, command: str | None) -> dict[str, str]:
+    """Library parameter name -> the command's flag (``format`` and ``fmt`` -> ``--format``,
+    ``min_group_size`` -> ``--min-group-size``): how the CLI names a library error's field."""
+    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    out: dict[str, str] = {}
+    if sub is None or command not in sub.choices:
+        return out
+    for action in sub.choices[command]._actions:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if not longs:
+            continue
+        out[action.dest] = longs[0]
+        out[longs[0][2:].replace("-", "_")] = longs[0]
+    return out
+
+
+def user_error(exc: InputError, parser: argparse.ArgumentParser, command: str | None) -> str:
+    """The one line of a user error, its field named as the command's flag when it is one
+    (a field of a file, such as a column, stays as it is)."""
+    if exc.file is None and exc.field is not None:
+        flag = flag_names(parser, command).get(exc.field.lstrip("-").replace("-", "_"))
+        if flag is not None:
+            exc = InputError(exc.message, row=exc.row, field=flag)
+    return f"prefdissect {command}: error: {exc.one_line()}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit code."""
     parser = build_parser()
@@ -62,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
-        print(f"prefdissect {args.command}: error: {exc.one_line()}", file=sys.stderr)
+        print(user_error(exc, parser, args.command), file=sys.stderr)
         return 2
     except NoUsableOutputError as exc:
         print(f"prefdissect {args.command}: error: {exc.one_line()}", file=sys.stderr)

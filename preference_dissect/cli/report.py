@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             progress=lambda step: status.update(f"report: {step}"),
         )
     path = write_text(render_report(context), target)
-    statuses = {a["name"]: a["status"] for a in context["artifacts"]}
+    statuses = {a["name"]: a["status"] for a in context["overview"]["artifacts"]}
     seconds = time.perf_counter() - start
     if args.json:
         emit_json(

@@ -25,6 +25,7 @@ from preference_dissect.load.common import (
     text_column,
 )
 from preference_dissect.load.generic import assemble
+from preference_dissect.load.registry import LoadRequest, columns_score, register_loader
 
 
 def preference_label(value: Any) -> tuple[str, float] | None:
@@ -87,3 +88,14 @@ def load_alpaca_eval(rec: Records) -> Any:
         "preference_rule": "1 -> a, 2 -> b, 1.5 or 0 -> tie, p_a = 2 - preference",
     }
     return assemble(rec, pairs, labels, explicit_ids=False, info=info)
+
+
+@register_loader(
+    "alpaca-eval",
+    description="AlpacaEval annotations (instruction, output_1/2, preference)",
+    sniff=lambda t: columns_score(t, {"instruction", "output_1", "output_2", "preference"}),
+    aliases=("alpaca_eval",),
+)
+def read_alpaca_eval(request: LoadRequest) -> Any:
+    """The AlpacaEval loader."""
+    return load_alpaca_eval(request.records())

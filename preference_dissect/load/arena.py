@@ -52,6 +52,7 @@ from preference_dissect.load.common import (
     suffix_duplicates,
     winner_column,
 )
+from preference_dissect.load.registry import LoadRequest, columns_score, register_loader
 from preference_dissect.load.schema import make_pair_id
 
 CONSUMED = ("model_a", "model_b", "winner", "conversation_a", "conversation_b", "full_conversation")
@@ -626,3 +627,27 @@ def _arena_batch(
         batch_metas.append(meta_json(meta))
     metas.append(pa.array(batch_metas, pa.string()))  # Arrow text: no per-string overhead
     ids.extend(batch_ids)
+
+
+@register_loader(
+    "arena",
+    description="Chatbot Arena 33k / 140k (conversation_a/b, winner; parquet, json, csv)",
+    sniff=lambda t: columns_score(t, {"conversation_a", "conversation_b"}),
+    aliases=("arena-33k", "arena-140k"),
+)
+def read_arena(request: LoadRequest) -> Any:
+    """The Arena loader: column-wise for a parquet file, else record by record."""
+    where = request.where
+    if isinstance(where, Path) and where.is_file() and where.name.lower().endswith(".parquet"):
+        return load_arena_parquet(where, request.limit, request.progress)
+    return load_arena(request.records())
+
+
+@register_loader(
+    "arena-55k",
+    description="Arena human-preference 55k CSV (JSON turn lists, one-hot winners)",
+    sniff=lambda t: columns_score(t, {"winner_model_a", "winner_model_b", "winner_tie"}),
+)
+def read_arena_55k(request: LoadRequest) -> Any:
+    """The Arena 55k loader."""
+    return load_arena_55k(request.records())

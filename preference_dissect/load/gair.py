@@ -43,6 +43,7 @@ from preference_dissect.load.common import (
     read_jsonl,
     text_column,
 )
+from preference_dissect.load.registry import LoadRequest, columns_score, register_loader
 
 #: The 11 GAIR scenario groups.
 SCENARIO_GROUPS = (
@@ -365,3 +366,25 @@ def load_gair_table(rec: Records) -> Any:
     )
     labels = labels_frame(idx, judges, winners) if idx else None
     return build_dataset(pairs, labels, rec.rows, rec.file, info={"format": "gair"})
+
+
+@register_loader(
+    "gair",
+    description="GAIR preference-dissection annotated table (HF parquet)",
+    sniff=lambda t: columns_score(t, {"preference_labels", "query"}),
+)
+def read_gair_table(request: LoadRequest) -> Any:
+    """The GAIR table loader."""
+    return load_gair_table(request.records())
+
+
+@register_loader(
+    "gair-folder",
+    description="bundled GAIR judge-label folder (groups, human labels, judge log-probs)",
+    sniff=lambda t: 80 if t.is_dir and t.path is not None and is_gair_folder(t.path) else 0,
+)
+def read_gair_folder(request: LoadRequest) -> Any:
+    """The GAIR folder loader (a local folder only)."""
+    if not isinstance(request.where, Path):
+        raise InputError("the gair-folder format reads a local folder", field="format")
+    return load_gair_folder(request.where, request.limit)

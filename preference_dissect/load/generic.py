@@ -48,6 +48,7 @@ from preference_dissect.load.common import (
     text_column,
     winner_column,
 )
+from preference_dissect.load.registry import LoadRequest, register_loader
 
 KEYS = (
     "pair_id",
@@ -364,3 +365,14 @@ def load_generic(
     pairs["source"] = info["source"] = "generic"
     pairs["meta"] = [meta_json(x) for x in extra_meta(rec, list(m.values()))]
     return assemble(rec, pairs, labels, explicit_ids="pair_id" in m, info=info)
+
+
+@register_loader(
+    "generic",
+    description="any CSV / JSON / JSONL / parquet table, columns chosen with --map",
+    sniff=lambda t: 0 if t.is_dir else 1,
+    aliases=("csv", "jsonl", "parquet"),
+)
+def read_generic(request: LoadRequest) -> Any:
+    """The generic table loader (``--map`` column mapping, ``--winner-values``)."""
+    return load_generic(request.records(), request.mapping, request.seed, request.winner_values)

@@ -34,6 +34,7 @@ from preference_dissect.load.common import (
     meta_json,
     text_column,
 )
+from preference_dissect.load.registry import LoadRequest, Target, columns_score, register_loader
 
 ASSISTANT = "\n\nAssistant:"
 _TURN = re.compile(r"\n\n(Human|Assistant):")
@@ -124,3 +125,18 @@ def load_hh_rlhf(rec: Records, seed: int = 0) -> Any:
         "prefix_mismatches": int(sum('"prefix_mismatch"' in m for m in metas)),
     }
     return build_dataset(pairs, labels, rec.rows, rec.file, info=info, allow_empty=True)
+
+
+def _sniff(target: Target) -> int:
+    return columns_score(target, {"chosen", "rejected"}, excluded={"prompt"})
+
+
+@register_loader(
+    "hh-rlhf",
+    description="Anthropic HH-RLHF {chosen, rejected} transcripts (.jsonl / .jsonl.gz)",
+    sniff=_sniff,
+    aliases=("hh",),
+)
+def read_hh_rlhf(request: LoadRequest) -> Any:
+    """The hh-rlhf loader (:func:`load_hh_rlhf` on the source's records)."""
+    return load_hh_rlhf(request.records(), request.seed)

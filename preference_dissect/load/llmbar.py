@@ -27,6 +27,7 @@ from preference_dissect.load.common import (
     records_from_dicts,
     text_column,
 )
+from preference_dissect.load.registry import LoadRequest, Target, columns_score, register_loader
 
 GOLD = {1: "a", 2: "b"}
 
@@ -108,3 +109,23 @@ def load_llmbar(path: Path, limit: int | None = None) -> Any:
     return build_dataset(
         pairs, None, np.asarray(rows), row_files[0] if len(files) == 1 else str(path), info=info
     )
+
+
+def _sniff_llmbar(target: Target) -> int:
+    if target.is_dir:
+        return 30 if target.path is not None and any(target.path.rglob("dataset.json")) else 0
+    return columns_score(target, {"input", "output_1", "output_2", "label"})
+
+
+@register_loader(
+    "llmbar",
+    description="LLMBar dataset.json (file or folder of subsets); label -> gold",
+    sniff=_sniff_llmbar,
+)
+def read_llmbar(request: LoadRequest) -> Any:
+    """The LLMBar loader (files and folders; records of a hub split)."""
+    if isinstance(request.where, Path):
+        return load_llmbar(request.where, request.limit)
+    rec = request.records()
+    info = {"format": "llmbar"}
+    return build_dataset(_pairs(rec, "llmbar"), None, rec.rows, rec.file, info=info)

@@ -41,6 +41,7 @@ from preference_dissect.load.common import (
     records_from_dicts,
     text_column,
 )
+from preference_dissect.load.registry import LoadRequest, Target, columns_score, register_loader
 
 TESTSET = "testset-v1.json"
 ANNOTATOR_CODES = {0: "tie", 1: "a", 2: "b"}
@@ -226,3 +227,33 @@ def load_pandalm_path(path: Path, fmt: str, limit: int | None = None) -> Any:
     items = read_json_array(testset)
     rec = records_from_dicts(items, range(1, len(items) + 1), str(testset)).head(limit)
     return load_pandalm(rec, judge_files, limited=limit is not None and limit < len(items))
+
+
+def _sniff_pandalm(target: Target) -> int:
+    if target.is_dir:
+        return 50 if target.path is not None and (target.path / TESTSET).exists() else 0
+    return columns_score(target, {"instruction", "response1", "response2"})
+
+
+@register_loader(
+    "pandalm",
+    description="PandaLM test set (file or folder; the folder adds its judge files)",
+    sniff=_sniff_pandalm,
+)
+def read_pandalm(request: LoadRequest) -> Any:
+    """The PandaLM test-set loader."""
+    if isinstance(request.where, Path):
+        return load_pandalm_path(request.where, "pandalm", request.limit)
+    return load_pandalm(request.records())
+
+
+@register_loader(
+    "pandalm-judge",
+    description="PandaLM judge file (idx, gpt_result) with testset-v1.json beside it",
+    sniff=lambda t: 0 if t.is_hub else columns_score(t, {"idx", "gpt_result"}),
+)
+def read_pandalm_judge(request: LoadRequest) -> Any:
+    """The PandaLM judge-file loader (a local file beside its test set)."""
+    if not isinstance(request.where, Path):
+        raise InputError("the pandalm-judge format reads a local file", field="format")
+    return load_pandalm_path(request.where, "pandalm-judge", request.limit)

@@ -184,21 +184,22 @@ class RunArtifacts:
     manifest: Artifact
     summary: Artifact
 
+    def all(self) -> tuple[Artifact, ...]:
+        """Every artifact, in stage order."""
+        return (
+            self.pairs,
+            self.annotations,
+            self.features,
+            self.fit,
+            self.analysis,
+            self.audits,
+            self.manifest,
+            self.summary,
+        )
+
     def statuses(self) -> dict[str, str]:
         """Artifact name -> status (``ok``, ``missing`` or ``error``)."""
-        return {
-            a.name: a.status
-            for a in (
-                self.pairs,
-                self.annotations,
-                self.features,
-                self.fit,
-                self.analysis,
-                self.audits,
-                self.manifest,
-                self.summary,
-            )
-        }
+        return {a.name: a.status for a in self.all()}
 
 
 def _find_audits(run_dir: Path) -> Artifact:

@@ -64,11 +64,12 @@ def fmt_cell(value: Any) -> str:
     return sections.truncate(value, 300)
 
 
-@functools.cache
-def _environment() -> jinja2.Environment:
+def _environment(plugin_sources: dict[str, str]) -> jinja2.Environment:
     templates = resources.files("preference_dissect.report") / "templates"
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)),
+        loader=jinja2.ChoiceLoader(
+            [jinja2.FileSystemLoader(str(templates)), jinja2.DictLoader(plugin_sources)]
+        ),
         autoescape=True,  # every piece of dataset text is escaped
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -86,7 +87,7 @@ def build_context(
     examples: int = 3,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Read a run directory and compute every section of the report.
+    """Read a run directory and build every registered report section.
 
     Parameters
     ----------
@@ -95,58 +96,37 @@ def build_context(
     examples : int
         Number of example pairs to show.
     progress : callable, optional
-        Called with the name of each step (for a status line).
+        Called with the name of each section as it is built (for a status line).
 
     Returns
     -------
     dict
-        The template context; a section is ``None`` when its artifact was not produced.
+        The template context: each section's data under its name (``None`` when its artifact
+        was not produced), ``sections`` (the registered sections in page order) and the
+        page's own facts (title, run directory, time, version, CSS).
     """
+    from preference_dissect.report.registry import build_order, ordered_sections
+
     step = progress or (lambda _name: None)
     step("reading the run directory")
     run = read_run(run_dir)
-    step("attribute weights")
-    weights = sections.weights_section(run.fit)
-    scores = weights["scores"] if weights else None
-    step("error sensitivity and similarity")
-    errors = sections.error_sensitivity_section(run.fit)
-    similarity = sections.similarity_section(run.fit, scores)
-    prior = sections.prior_section(run.fit)
-    step("convergence diagnostics")
-    convergence = sections.convergence_section(run.fit)
-    step("analysis and audit files")
+    page = ordered_sections()
+    built: dict[str, Any] = {"_examples": examples}
+    for section in build_order(page):
+        step(section.name)
+        built[section.name] = section.build(run, built)
+    built.pop("_examples")
     return {
+        **built,
+        "sections": [
+            {"name": s.name, "nav": s.nav, "template": s.template_name, "source": s.source}
+            for s in page
+        ],
         "title": f"preference-dissect report: {Path(run_dir).resolve().name}",
         "run_dir": str(Path(run_dir).resolve()),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "version": __version__,
-        "artifacts": [
-            {"name": a.name, "path": a.path.name, "status": a.status, "detail": a.detail}
-            for a in (
-                run.pairs,
-                run.annotations,
-                run.features,
-                run.fit,
-                run.analysis,
-                run.audits,
-                run.manifest,
-                run.summary,
-            )
-        ],
-        "data": sections.data_section(run.pairs, run.features),
-        "annotations": sections.annotation_section(run.annotations, run.manifest),
-        "weights": weights,
-        "errors": errors,
-        "similarity": similarity,
-        "prior": prior,
-        "audits": sections.folder_section(run.audits),
-        "analysis": sections.folder_section(
-            run.analysis, skip_images=sections.REDRAWN_ANALYSIS_PLOTS if weights else ()
-        ),
         "summary": _summary(run.summary),
-        "convergence": convergence,
-        "manifest": sections.manifest_section(run.manifest),
-        "examples": sections.examples_section(run.pairs, run.features, n=examples),
         "css": _css(),
     }
 
@@ -170,7 +150,8 @@ def _css() -> str:
 
 def render_report(context: dict[str, Any]) -> str:
     """Render the report template with a context from :func:`build_context`."""
-    return _environment().get_template("report.html.j2").render(**context)
+    sources = {s["template"]: s["source"] for s in context["sections"] if s["source"]}
+    return _environment(sources).get_template("report.html.j2").render(**context)
 
 
 def build_report(
