@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pydantic
 
-from preference_dissect.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
+from preference_dissect.llm import CacheConfig, LLMConfig, LLMEngine, LLMRequest
 from preference_dissect.llm.config import HTTP_BACKENDS
 
 PROMPT = (
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         log = Path(tmp) / "server.jsonl"
         proc, base_url = start_server(args.latency_ms, log, args.jitter_ms)
         try:
-            cfg = GenerateConfig(
+            cfg = LLMConfig(
                 model="loopback",
                 base_url=base_url,
                 concurrency=args.concurrency,

@@ -86,10 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.model:
         from preference_dissect.annotate.scenario import scenario_requests
-        from preference_dissect.llm import GenerateConfig, LLMEngine
+        from preference_dissect.llm import LLMConfig, LLMEngine
 
         engine = LLMEngine(
-            GenerateConfig(
+            LLMConfig(
                 model=args.model,
                 base_url=args.base_url,
                 concurrency=args.concurrency,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from preference_dissect.errors import InputError
-from preference_dissect.llm.config import CacheConfig, GenerateConfig
+from preference_dissect.llm.config import CacheConfig, LLMConfig
 
 DEFAULT_SOURCE = "bundled:hh-rlhf"
 PAIRS = "pairs.parquet"
@@ -66,9 +66,9 @@ class RunConfig:
         Write ``report.html`` at the end.
     resume : bool
         Reuse artifacts of an earlier run with the same settings.
-    generate, cache : GenerateConfig or None, CacheConfig
+    generate, cache : LLMConfig or None, CacheConfig
         The LLM model/server and answer cache; no ``generate`` means offline.
-    judge : GenerateConfig or None
+    judge : LLMConfig or None
         An LLM judge to label the pairs (both orders, answer-letter log-probs): its labels
         become the judge named after the model, so a pair set without labels can be
         dissected for that judge.
@@ -92,8 +92,8 @@ class RunConfig:
     min_group_size: int = 30
     report: bool = True
     resume: bool = True
-    generate: GenerateConfig | None = None
-    judge: GenerateConfig | None = None
+    generate: LLMConfig | None = None
+    judge: LLMConfig | None = None
     cache: CacheConfig = field(default_factory=CacheConfig)
 
     def annotator_name(self, has_model: bool) -> str:

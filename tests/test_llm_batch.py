@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from preference_dissect.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
+from preference_dissect.llm import CacheConfig, LLMConfig, LLMEngine, LLMRequest
 from preference_dissect.testing.openai_server import Fault, OpenAIServer
 
 
@@ -28,7 +28,7 @@ def requests(n: int) -> list[LLMRequest]:
 
 def batch_engine(server: OpenAIServer, tmp_path, **kw) -> LLMEngine:
     kw.setdefault("batch_poll_s", 0.05)
-    cfg = GenerateConfig(model="gpt-4o-mini", base_url=server.base_url, batch=True, **kw)
+    cfg = LLMConfig(model="gpt-4o-mini", base_url=server.base_url, batch=True, **kw)
     return LLMEngine(cfg, CacheConfig(cache_dir=tmp_path / "cache"), progress=False)
 
 
@@ -37,7 +37,7 @@ def test_batch_round_trip_and_cache(tmp_path):
         engine = batch_engine(server, tmp_path)
         est = engine.estimate(requests(15))
         live = LLMEngine(
-            GenerateConfig(model="gpt-4o-mini"), CacheConfig(tmp_path / "c"), progress=False
+            LLMConfig(model="gpt-4o-mini"), CacheConfig(tmp_path / "c"), progress=False
         ).estimate(requests(15))
         assert est.usd == pytest.approx(live.usd / 2, rel=1e-9)  # the batch discount
         results = engine.run(requests(15))

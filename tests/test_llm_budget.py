@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from preference_dissect.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
+from preference_dissect.llm import CacheConfig, LLMConfig, LLMEngine, LLMRequest
 from preference_dissect.llm.prices import (
     TOKENS_PER_MESSAGE,
     TOKENS_PER_REQUEST,
@@ -46,7 +46,7 @@ def server():
 
 def engine_for(server, tmp_path, **kw) -> LLMEngine:
     kw.setdefault("model", "loopback-model")
-    cfg = GenerateConfig(base_url=server.base_url, **kw)
+    cfg = LLMConfig(base_url=server.base_url, **kw)
     return LLMEngine(cfg, CacheConfig(cache_dir=tmp_path / "cache"), progress=False)
 
 

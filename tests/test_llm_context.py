@@ -11,7 +11,7 @@ import pydantic
 import pytest
 
 from preference_dissect.annotate.base import engine_na_reason
-from preference_dissect.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
+from preference_dissect.llm import CacheConfig, LLMConfig, LLMEngine, LLMRequest
 from preference_dissect.testing.openai_server import OpenAIServer, Reply
 
 LLAMA_MESSAGE = "This model's maximum context length is {} tokens."
@@ -28,7 +28,7 @@ def request(key: str, chars: int, schema=Score) -> LLMRequest:
 
 def engine_for(server, tmp_path, **kw) -> LLMEngine:
     kw.setdefault("model", "loopback-model")
-    cfg = GenerateConfig(base_url=server.base_url, **kw)
+    cfg = LLMConfig(base_url=server.base_url, **kw)
     return LLMEngine(cfg, CacheConfig(cache_dir=tmp_path / "cache"), progress=False)
 
 
@@ -126,8 +126,8 @@ def test_max_context_flag_is_checked(cli, tmp_path):
     args = ("annotate", "bundled:hh-rlhf", "--limit", "1", "--annotator", "sharma24",
             "--model", "m", "--out", tmp_path / "x.parquet")  # fmt: skip
     for flags, words in (
-        (("--max-context", "0"), "--max-context must be >= 1"),
-        (("--max-context", "64", "--max-tokens", "64"), "must be smaller than --max-context"),
+        (("--max-context", "0"), "field '--max-context': must be >= 1, got 0"),
+        (("--max-context", "64", "--max-tokens", "64"), "must be larger than max_tokens"),
     ):
         res = cli(*args, *flags)
         assert res.returncode == 2 and words in res.stderr and "Traceback" not in res.stderr
@@ -139,7 +139,7 @@ def test_max_context_flag_is_checked(cli, tmp_path):
 def test_llama_cpp_context_overflow_is_read_as_such(llama_server, tmp_path):
     """llama-cpp-python answers a prompt longer than its 2,048-token context with HTTP 400
     ``context_length_exceeded``: a ``context_overflow`` NA with its message, sent once."""
-    cfg = GenerateConfig(
+    cfg = LLMConfig(
         model=llama_server.model, base_url=llama_server.base_url, max_tokens=8, timeout_s=120
     )
     engine = LLMEngine(cfg, CacheConfig(cache_dir=tmp_path), progress=False)
@@ -152,7 +152,7 @@ def test_llama_cpp_context_overflow_is_read_as_such(llama_server, tmp_path):
 def test_llama_cpp_reasks_and_max_context(llama_server, tmp_path):
     """With --max-context 2048 a request that cannot fit is not sent; the others are answered
     or re-asked at a constant size, so no attempt ends in an HTTP error."""
-    cfg = GenerateConfig(
+    cfg = LLMConfig(
         model=llama_server.model,
         base_url=llama_server.base_url,
         max_tokens=48,

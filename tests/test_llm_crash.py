@@ -22,7 +22,7 @@ CHILD = textwrap.dedent(
     """
     import json, sys
     import pydantic
-    from preference_dissect.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
+    from preference_dissect.llm import CacheConfig, LLMConfig, LLMEngine, LLMRequest
     from preference_dissect.io import write_json
 
     class Answer(pydantic.BaseModel):
@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
     base_url, cache_dir, n, concurrency, out = sys.argv[1:6]
     reqs = [LLMRequest(f"item-{i}", [{"role": "user", "content": f"item {i}"}], Answer, "crash-v1")
             for i in range(int(n))]
-    engine = LLMEngine(GenerateConfig(model="loopback", base_url=base_url,
+    engine = LLMEngine(LLMConfig(model="loopback", base_url=base_url,
                                       concurrency=int(concurrency)),
                        CacheConfig(cache_dir=cache_dir), progress=False)
     results = engine.run(reqs)

@@ -17,7 +17,7 @@ import pytest
 from preference_dissect.errors import InputError
 from preference_dissect.llm import (
     CacheConfig,
-    GenerateConfig,
+    LLMConfig,
     LLMEngine,
     LLMRequest,
 )
@@ -56,7 +56,7 @@ def make_requests(n: int, schema=Rating, version: str = "v1", prefix: str = "ite
 
 def engine_for(server, tmp_path: Path, cache: CacheConfig | None = None, **kw) -> LLMEngine:
     kw.setdefault("concurrency", 8)
-    cfg = GenerateConfig(model="loopback-model", base_url=server.base_url, **kw)
+    cfg = LLMConfig(model="loopback-model", base_url=server.base_url, **kw)
     return LLMEngine(cfg, cache or CacheConfig(cache_dir=tmp_path / "cache"), progress=False)
 
 
@@ -151,7 +151,7 @@ def test_unreachable_server_is_retried_then_an_input_error(tmp_path, backend):
     with OpenAIServer() as srv:
         url = srv.base_url  # the server is gone: connections are refused
     engine = LLMEngine(
-        GenerateConfig(model="m", base_url=url, max_retries=1, http_backend=backend),
+        LLMConfig(model="m", base_url=url, max_retries=1, http_backend=backend),
         CacheConfig(cache_dir=tmp_path / "cache"),
         progress=False,
     )
@@ -163,8 +163,11 @@ def test_unreachable_server_is_retried_then_an_input_error(tmp_path, backend):
 
 
 def test_unknown_http_backend_is_rejected():
-    with pytest.raises(ValueError, match="http_backend"):
-        GenerateConfig(model="m", http_backend="requests")
+    with pytest.raises(InputError) as err:
+        LLMConfig(model="m", http_backend="requests")
+    assert err.value.one_line() == (
+        "field 'http_backend': must be one of 'aiohttp' or 'httpx', got 'requests'"
+    )
 
 
 def test_bad_request_is_not_retried(server, tmp_path):
@@ -356,7 +359,7 @@ def test_api_key_is_never_stored_or_logged(server, tmp_path, monkeypatch, caplog
     caplog.set_level(logging.DEBUG)
     for name in ("openai", "httpx", "httpx2", "httpcore", "httpcore2"):
         logging.getLogger(name).setLevel(logging.DEBUG)
-    cfg = GenerateConfig(
+    cfg = LLMConfig(
         model="loopback-model", base_url=server.base_url, api_key_env="PD_TEST_KEY"
     )
     engine = LLMEngine(cfg, CacheConfig(cache_dir=tmp_path / "cache"), progress=True)
@@ -379,7 +382,7 @@ def test_api_key_is_never_stored_or_logged(server, tmp_path, monkeypatch, caplog
 
 def test_missing_key_for_remote_server_is_an_input_error(tmp_path, monkeypatch):
     monkeypatch.delenv("PD_NO_SUCH_KEY", raising=False)
-    cfg = GenerateConfig(
+    cfg = LLMConfig(
         model="gpt-4o-mini", base_url="https://api.example.com/v1", api_key_env="PD_NO_SUCH_KEY"
     )
     engine = LLMEngine(cfg, CacheConfig(cache_dir=tmp_path), progress=False)
@@ -457,7 +460,7 @@ def test_commands_can_leave_out_optional_llm_flags():
     assert not hasattr(args, "structured") and not hasattr(args, "batch")
     generate, _ = configs_from_args(args, structured="text")
     assert generate.http_backend == "httpx" and generate.timeout_s == 5
-    assert generate.max_tokens == GenerateConfig(model="m").max_tokens  # None: the default
+    assert generate.max_tokens == LLMConfig(model="m").max_tokens  # None: the default
     with pytest.raises(argparse.ArgumentError):
         parser.parse_args(["--http-backend", "requests"])
     with pytest.raises(SystemExit):

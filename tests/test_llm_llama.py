@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from preference_dissect.llm import CacheConfig, GenerateConfig, LLMEngine, LLMRequest
+from preference_dissect.llm import CacheConfig, LLMConfig, LLMEngine, LLMRequest
 
 pytestmark = pytest.mark.llama
 
@@ -37,7 +37,7 @@ def rating_requests(n: int) -> list[LLMRequest]:
 
 
 def test_structured_requests_against_llama_cpp(llama_server, tmp_path):
-    cfg = GenerateConfig(
+    cfg = LLMConfig(
         model=llama_server.model, base_url=llama_server.base_url, concurrency=2, timeout_s=120
     )
     engine = LLMEngine(cfg, CacheConfig(cache_dir=tmp_path), progress=False)
@@ -56,7 +56,7 @@ def test_structured_requests_against_llama_cpp(llama_server, tmp_path):
 
 
 def test_first_token_logprobs_from_llama_cpp(llama_server, tmp_path):
-    cfg = GenerateConfig(
+    cfg = LLMConfig(
         model=llama_server.model,
         base_url=llama_server.base_url,
         logprobs=True,

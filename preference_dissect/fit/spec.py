@@ -15,27 +15,14 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from preference_dissect.config import Validated
 from preference_dissect.definitions import model_names, model_spec_file, read_yaml
 from preference_dissect.errors import InputError
 
 SAMPLERS = ("auto", "nuts")
 DEFAULT_MODEL_SPEC = "logistic"
-
-
-class Validated(BaseModel):
-    """A pydantic model whose validation errors are one-line :class:`InputError` naming the
-    parameter (``field``) and the problem."""
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int))
-            message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-            raise InputError(message, field=field or None) from None
 
 
 class Prior(Validated):
@@ -56,7 +43,7 @@ class Prior(Validated):
     'laplace:0.1'
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: str = "laplace"
     scale: float = 0.1
@@ -173,7 +160,7 @@ class FitSpec(Validated):
     ('logistic', 'laplace:0.1', 30)
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
 
     model_spec: str = DEFAULT_MODEL_SPEC
     likelihood: str

@@ -19,7 +19,7 @@ from preference_dissect.errors import NoUsableOutputError
 from preference_dissect.judges.combine import ORDERS, combine_orders, original_p_a, single_winner
 from preference_dissect.judges.prompt import build_messages, prompt_version
 from preference_dissect.judges.scoring import SlotVerdict, score_cot, score_direct
-from preference_dissect.llm import GenerateConfig, LLMEngine, LLMRequest, LLMResult
+from preference_dissect.llm import LLMConfig, LLMEngine, LLMRequest, LLMResult
 from preference_dissect.load.schema import LABEL_COLUMNS, validate_labels
 
 #: Extra label columns written by the judge (besides :data:`LABEL_COLUMNS`).
@@ -105,7 +105,7 @@ class JudgeRun:
 
 
 def judge_config_fields(options: JudgeOptions, top_logprobs: int | None = 20) -> dict[str, Any]:
-    """The :class:`~preference_dissect.llm.GenerateConfig` fields a judge fixes.
+    """The :class:`~preference_dissect.llm.LLMConfig` fields a judge fixes.
 
     Free-text answers, log-probs with ``top_logprobs`` alternatives (``None`` or 0: none),
     the judge's completion limit, and no re-asks: a judge answer has no schema to fail, and
@@ -122,7 +122,7 @@ def judge_config_fields(options: JudgeOptions, top_logprobs: int | None = 20) ->
 
 def generate_config(
     options: JudgeOptions, model: str, *, top_logprobs: int | None = 20, **kwargs: Any
-) -> GenerateConfig:
+) -> LLMConfig:
     """The engine configuration for judge calls (see :func:`judge_config_fields`).
 
     Parameters
@@ -133,10 +133,10 @@ def generate_config(
     top_logprobs : int or None
         Alternatives per token (OpenAI allows up to 20).
     **kwargs
-        Other :class:`~preference_dissect.llm.GenerateConfig` fields (``base_url``,
+        Other :class:`~preference_dissect.llm.LLMConfig` fields (``base_url``,
         ``concurrency``, ``max_cost_usd``, ``temperature``...).
     """
-    return GenerateConfig(model=model, **judge_config_fields(options, top_logprobs), **kwargs)
+    return LLMConfig(model=model, **judge_config_fields(options, top_logprobs), **kwargs)
 
 
 def request_key(pair_id: str, order: str) -> str:

@@ -2,9 +2,9 @@
 
 Use it like this::
 
-    from preference_dissect.llm import GenerateConfig, LLMEngine, LLMRequest
+    from preference_dissect.llm import LLMConfig, LLMEngine, LLMRequest
 
-    engine = LLMEngine(GenerateConfig(model="gpt-4o-mini", concurrency=16))
+    engine = LLMEngine(LLMConfig(model="gpt-4o-mini", concurrency=16))
     print(engine.preflight(requests).describe())  # raises CostCapError above the cap
     results = engine.run(requests)          # list[LLMResult], in request order
     engine.stats.as_dict()                  # requests sent, cache hits, failures, tokens, $
@@ -28,7 +28,7 @@ What it does for you:
 - context windows: ``max_context`` (or the price table's) stops requests that cannot fit
   before they are sent, and a server's "context length exceeded" is NA
   ``context_overflow`` with its message; re-asks never grow the prompt;
-- OpenAI Batch API mode (``GenerateConfig(batch=True)``).
+- OpenAI Batch API mode (``LLMConfig(batch=True)``).
 
 The API key is read from the environment variable named by ``api_key_env`` (surrounding
 whitespace stripped, with a warning) and is never logged or written anywhere; user info in
@@ -39,7 +39,7 @@ from preference_dissect.llm.cli_args import add_llm_arguments, configs_from_args
 from preference_dissect.llm.config import (
     CacheConfig,
     CostEstimate,
-    GenerateConfig,
+    LLMConfig,
     LLMRequest,
     LLMResult,
     RunStats,
@@ -49,7 +49,7 @@ from preference_dissect.llm.engine import LLMEngine
 __all__ = [
     "CacheConfig",
     "CostEstimate",
-    "GenerateConfig",
+    "LLMConfig",
     "LLMEngine",
     "LLMRequest",
     "LLMResult",

@@ -16,36 +16,22 @@ from __future__ import annotations
 import argparse
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
-from preference_dissect.errors import InputError
 from preference_dissect.llm.config import (
     HTTP_BACKENDS,
     STRUCTURED_MODES,
     CacheConfig,
-    GenerateConfig,
+    LLMConfig,
 )
 
 #: Flags a command may leave out (``exclude``): ``judge`` forces free text, never re-asks and
 #: does not batch.
 OPTIONAL_FLAGS = ("--structured", "--max-invalid", "--batch")
-#: Parsed flag name -> :class:`GenerateConfig` field.
-_CONFIG_FIELDS = {
-    "model": "model",
-    "base_url": "base_url",
-    "api_key_env": "api_key_env",
-    "temperature": "temperature",
-    "max_tokens": "max_tokens",
-    "concurrency": "concurrency",
-    "max_retries": "max_retries",
-    "max_invalid": "max_invalid",
-    "timeout": "timeout_s",
-    "structured": "structured",
-    "max_cost": "max_cost_usd",
-    "batch": "batch",
-    "http_backend": "http_backend",
-    "max_context": "max_context",
-    "allow_partial": "allow_partial",
-}
+
+
+def _default(field: str) -> Any:
+    return LLMConfig.model_fields[field].default
 
 
 def add_llm_arguments(
@@ -53,11 +39,14 @@ def add_llm_arguments(
     default_model: str | None = None,
     *,
     model_required: bool = True,
-    default_max_tokens: int | None = 1024,
-    max_tokens_help: str = "completion limit per call (default: %(default)s)",
+    default_max_tokens: int | None = None,
+    max_tokens_help: str | None = None,
     exclude: Collection[str] = (),
 ) -> None:
     """Add the LLM flags (model, server, decoding, retries, cost, cache, batch) to ``parser``.
+
+    Every flag's dest is its :class:`LLMConfig` field and its default ``None``: an unset flag
+    takes the config model's default (declared once, in :class:`LLMConfig`).
 
     Parameters
     ----------
@@ -68,8 +57,9 @@ def add_llm_arguments(
     model_required : bool
         See ``default_model``.
     default_max_tokens : int or None
-        Default completion limit of this command (``None``: the command decides).
-    max_tokens_help : str
+        This command's completion limit when ``--max-tokens`` is not given (``None``: the
+        config's default, or what the command decides).
+    max_tokens_help : str, optional
         Help text of ``--max-tokens``.
     exclude : collection of str
         Flags of :data:`OPTIONAL_FLAGS` this command does not offer.
@@ -82,7 +72,7 @@ def add_llm_arguments(
         "--model",
         default=default_model,
         required=model_required and default_model is None,
-        help="model name (default: %(default)s)",
+        help=f"model name (default: {default_model})",
     )
     g.add_argument(
         "--base-url",
@@ -91,54 +81,98 @@ def add_llm_arguments(
     )
     g.add_argument(
         "--api-key-env",
-        default="OPENAI_API_KEY",
-        help="environment variable holding the API key (default: %(default)s)",
+        default=None,
+        help=f"environment variable holding the API key (default: {_default('api_key_env')})",
     )
-    g.add_argument("--temperature", type=float, default=0.0)
-    g.add_argument(
-        "--max-tokens",
-        type=int,
-        default=default_max_tokens,
-        help=max_tokens_help,
-    )
-    g.add_argument("--concurrency", type=int, default=8, help="requests in flight at once")
-    g.add_argument("--max-retries", type=int, default=6, help="transport retries per call")
-    if "--max-invalid" not in exclude:
-        g.add_argument(
-            "--max-invalid",
-            type=int,
-            default=2,
-            help="re-asks after an answer that fails validation",
-        )
-    g.add_argument("--timeout", type=float, default=120.0, help="seconds per call")
-    if "--structured" not in exclude:
-        g.add_argument(
-            "--structured",
-            choices=STRUCTURED_MODES,
-            default="auto",
-            help="structured-output mode (auto falls back json_schema -> json_object -> text)",
-        )
+    _add_decoding_arguments(g, exclude, default_max_tokens, max_tokens_help)
     _add_limit_arguments(g)
     if "--batch" not in exclude:
         g.add_argument(
-            "--batch", action="store_true", help="use the OpenAI Batch API (50%% cheaper)"
+            "--batch",
+            action="store_true",
+            default=None,
+            help="use the OpenAI Batch API (50%% cheaper)",
         )
     g.add_argument(
         "--http-backend",
         choices=HTTP_BACKENDS,
-        default="aiohttp",
-        help="HTTP transport under the openai SDK (default: %(default)s)",
+        default=None,
+        help=f"HTTP transport under the openai SDK (default: {_default('http_backend')})",
     )
+    _add_cache_arguments(g)
+    parser.set_defaults(_default_max_tokens=default_max_tokens)
+
+
+def _add_decoding_arguments(
+    g: argparse._ArgumentGroup,
+    exclude: Collection[str],
+    default_max_tokens: int | None,
+    max_tokens_help: str | None,
+) -> None:
+    """Sampling, completion limit, concurrency, retries, re-asks, timeout, structured mode."""
+    g.add_argument("--temperature", type=float, default=None, help="sampling temperature")
+    limit = default_max_tokens or _default("max_tokens")
+    g.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help=max_tokens_help or f"completion limit per call (default: {limit})",
+    )
+    g.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help=f"requests in flight at once (default: {_default('concurrency')})",
+    )
+    g.add_argument(
+        "--max-retries",
+        type=int,
+        default=None,
+        help=f"transport retries per call (default: {_default('max_retries')})",
+    )
+    if "--max-invalid" not in exclude:
+        g.add_argument(
+            "--max-invalid",
+            type=int,
+            default=None,
+            help="re-asks after an answer that fails validation "
+            f"(default: {_default('max_invalid')})",
+        )
+    g.add_argument(
+        "--timeout",
+        dest="timeout_s",
+        type=float,
+        default=None,
+        help=f"seconds per call (default: {_default('timeout_s'):g})",
+    )
+    if "--structured" not in exclude:
+        g.add_argument(
+            "--structured",
+            choices=STRUCTURED_MODES,
+            default=None,
+            help="structured-output mode (default auto: json_schema -> json_object -> text)",
+        )
+
+
+def _add_cache_arguments(g: argparse._ArgumentGroup) -> None:
+    """``--cache-dir``, ``--no-cache``, ``--refresh``."""
     g.add_argument(
         "--cache-dir",
         type=Path,
         default=None,
         help="answer cache folder (default: $PD_CACHE_DIR or the user cache folder)",
     )
-    g.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    g.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_false",
+        default=None,
+        help="neither read nor write the cache",
+    )
     g.add_argument(
         "--refresh",
         action="store_true",
+        default=None,
         help="ignore cached answers and overwrite them with fresh ones",
     )
 
@@ -147,6 +181,7 @@ def _add_limit_arguments(g: argparse._ArgumentGroup) -> None:
     """``--max-cost``, ``--allow-partial`` and ``--max-context``: what a run may spend and send."""
     g.add_argument(
         "--max-cost",
+        dest="max_cost_usd",
         type=float,
         default=None,
         metavar="USD",
@@ -158,6 +193,7 @@ def _add_limit_arguments(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--allow-partial",
         action="store_true",
+        default=None,
         help=(
             "run even when the estimate is above --max-cost: stop sending at the cap and "
             "leave the rest NA 'cost_cap'"
@@ -176,49 +212,30 @@ def _add_limit_arguments(g: argparse._ArgumentGroup) -> None:
     )
 
 
+def llm_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`LLMConfig` settings given on the command line (unset flags left out)."""
+    values = {
+        name: getattr(args, name)
+        for name in LLMConfig.model_fields
+        if getattr(args, name, None) is not None
+    }
+    default_tokens = getattr(args, "_default_max_tokens", None)
+    if "max_tokens" not in values and default_tokens is not None:
+        values["max_tokens"] = default_tokens
+    return values
+
+
 def check_llm_args(args: argparse.Namespace) -> None:
-    """Reject impossible LLM flag values with one-line errors naming the flag."""
-    checks = [
-        (args.concurrency < 1, "--concurrency", "must be at least 1"),
-        (args.max_tokens is not None and args.max_tokens < 1, "--max-tokens", "must be at least 1"),
-        (args.max_cost is not None and args.max_cost < 0, "--max-cost", "must not be negative"),
-        (args.model is not None and not args.model.strip(), "--model", "must not be empty"),
-        (args.temperature < 0, "--temperature", "must not be negative"),
-        (args.max_retries < 0, "--max-retries", "must not be negative"),
-        (getattr(args, "max_invalid", 0) < 0, "--max-invalid", "must not be negative"),
-        (args.timeout <= 0, "--timeout", "must be positive"),
-        (args.max_context is not None and args.max_context < 1, "--max-context", "must be >= 1"),
-        (
-            args.max_context is not None
-            and args.max_tokens is not None
-            and args.max_tokens >= args.max_context,
-            "--max-tokens",
-            "must be smaller than --max-context (no prompt would fit)",
-        ),
-    ]
-    for bad, flag, message in checks:
-        if bad:
-            raise InputError(f"{flag} {message}")
+    """Reject impossible LLM flag values before any work (one line naming the flag)."""
+    settings = llm_settings(args)
+    settings.setdefault("model", "-")  # the model may come later (offline commands)
+    LLMConfig(**settings)
 
 
 def configs_from_args(
     args: argparse.Namespace, **overrides: object
-) -> tuple[GenerateConfig, CacheConfig]:
-    """Build the engine configs from parsed flags (``overrides`` win, e.g. ``logprobs=True``).
-
-    Flags a command left out, or left at ``None``, take the :class:`GenerateConfig` defaults.
-    """
-    values: dict[str, object] = {
-        field: getattr(args, name)
-        for name, field in _CONFIG_FIELDS.items()
-        if hasattr(args, name) and getattr(args, name) is not None
-    }
-    values.update(overrides)
-    try:
-        generate = GenerateConfig(**values)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    if args.no_cache and args.refresh:
-        raise InputError("--no-cache and --refresh cannot be used together")
-    cache = CacheConfig(cache_dir=args.cache_dir, enabled=not args.no_cache, refresh=args.refresh)
-    return generate, cache
+) -> tuple[LLMConfig, CacheConfig]:
+    """The engine config from parsed flags (``overrides`` win, e.g. ``logprobs=True``), and
+    its cache settings. Unset flags take the :class:`LLMConfig` defaults."""
+    config = LLMConfig(**{**llm_settings(args), **overrides})
+    return config, config.cache_config

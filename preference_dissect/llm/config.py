@@ -5,28 +5,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
+from pydantic import Field, model_validator
 
+from preference_dissect.config import Validated
 from preference_dissect.urls import strip_userinfo
 
-STRUCTURED_MODES = ("auto", "json_schema", "json_object", "text")
+STRUCTURED_MODES = ("auto", "json_schema", "json_object", "text")  # LLMConfig.structured
 #: HTTP transports under the ``openai`` SDK: ``aiohttp`` (the SDK's ``DefaultAioHttpClient``,
 #: about half the client CPU per call) or the SDK's default ``httpx``.
 HTTP_BACKENDS = ("aiohttp", "httpx")
 
 
-@dataclass(frozen=True)
-class GenerateConfig:
-    """How to call the model (one config per engine).
+class LLMConfig(Validated):
+    """How to call a model (one config per engine): every LLM setting, validated, with its
+    default declared once here; the CLI flags, the Python API and a run's config file fill it.
 
     Attributes
     ----------
     model : str
         Model name sent to the server.
     base_url : str or None
-        OpenAI-compatible base URL (``http://127.0.0.1:8080/v1``); ``None`` is OpenAI.
+        OpenAI-compatible base URL (``http://127.0.0.1:8080/v1``); ``None`` is OpenAI. User
+        info in it (``http://user:pw@host/v1``) is sent as basic auth and recorded nowhere.
     api_key_env : str
         Name of the environment variable holding the API key. The key is never logged or
         stored. For a local server (``base_url`` on localhost) a dummy key is used when unset.
@@ -52,8 +55,9 @@ class GenerateConfig:
         text with JSON extraction; the working mode is remembered per server and model),
         or one of ``json_schema``, ``json_object``, ``text`` to force a mode.
     max_cost_usd : float or None
-        Spending cap: a request whose worst-case cost would cross it is not sent (NA
-        ``cost_cap``).
+        Spending cap over every call of the engine (and of engines sharing its ledger): a run
+        whose pre-flight estimate is above it stops before spending (unless
+        ``allow_partial``), and no call is sent past it (NA ``cost_cap``).
     batch : bool
         Use the OpenAI Batch API instead of live calls.
     prices : tuple of float or None
@@ -77,51 +81,61 @@ class GenerateConfig:
         Run even when the pre-flight estimate (:meth:`LLMEngine.preflight`) is above
         ``max_cost_usd``: calls stop at the cap and the rest are NA ``cost_cap``. Without it
         such a run stops before spending anything.
+    cache_dir : Path or None
+        Answer cache folder; else ``$PD_CACHE_DIR``; else the platformdirs user cache folder.
+    cache : bool
+        ``False`` neither reads nor writes the cache.
+    refresh : bool
+        Ignore cached answers and overwrite them with fresh ones.
+
+    Examples
+    --------
+    >>> cfg = LLMConfig(model="gpt-4o-mini", max_cost_usd=2.0)
+    >>> cfg.concurrency, cfg.replace(concurrency=16).concurrency
+    (8, 16)
     """
 
-    model: str
+    model: str = Field(min_length=1)
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
-    temperature: float = 0.0
-    max_tokens: int = 1024
-    concurrency: int = 8
-    max_retries: int = 6
-    max_invalid: int = 2
-    timeout_s: float = 120.0
+    temperature: float = Field(default=0.0, ge=0)
+    max_tokens: int = Field(default=1024, ge=1)
+    concurrency: int = Field(default=8, ge=1)
+    max_retries: int = Field(default=6, ge=0)
+    max_invalid: int = Field(default=2, ge=0)
+    timeout_s: float = Field(default=120.0, gt=0)
     logprobs: bool = False
-    top_logprobs: int | None = None
-    structured: str = "auto"
-    max_cost_usd: float | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    structured: Literal["auto", "json_schema", "json_object", "text"] = "auto"
+    max_cost_usd: float | None = Field(default=None, ge=0)
     batch: bool = False
     prices: tuple[float, float] | None = None
-    batch_poll_s: float = 30.0
-    batch_timeout_s: float = 24 * 3600.0
-    http_backend: str = "aiohttp"
-    max_context: int | None = None
+    batch_poll_s: float = Field(default=30.0, gt=0)
+    batch_timeout_s: float = Field(default=24 * 3600.0, gt=0)
+    http_backend: Literal["aiohttp", "httpx"] = "aiohttp"
+    max_context: int | None = Field(default=None, ge=1)
     allow_partial: bool = False
+    cache_dir: Path | None = None
+    cache: bool = True
+    refresh: bool = False
 
-    def __post_init__(self) -> None:
-        if self.structured not in STRUCTURED_MODES:
-            raise ValueError(
-                f"structured must be one of {STRUCTURED_MODES}, got {self.structured!r}"
-            )
-        if self.http_backend not in HTTP_BACKENDS:
-            raise ValueError(
-                f"http_backend must be one of {HTTP_BACKENDS}, got {self.http_backend!r}"
-            )
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
-        if self.max_retries < 0 or self.max_invalid < 0:
-            raise ValueError("max_retries and max_invalid must be >= 0")
-        if self.max_tokens < 1 or self.timeout_s <= 0 or self.temperature < 0:
-            raise ValueError("max_tokens must be >= 1, timeout > 0 and temperature >= 0")
-        if self.max_cost_usd is not None and self.max_cost_usd < 0:
-            raise ValueError("the cost cap must be >= 0 dollars")
+    @model_validator(mode="after")
+    def _consistent(self) -> LLMConfig:
         if self.max_context is not None and self.max_context <= self.max_tokens:
             raise ValueError(
                 f"max_context ({self.max_context}) must be larger than max_tokens "
                 f"({self.max_tokens}): no prompt would fit"
             )
+        if self.refresh and not self.cache:
+            raise ValueError(
+                "refresh (--refresh) and cache=False (--no-cache) cannot be used together"
+            )
+        return self
+
+    @property
+    def cache_config(self) -> CacheConfig:
+        """Where and whether answers are cached (the engine's view of the cache settings)."""
+        return CacheConfig(cache_dir=self.cache_dir, enabled=self.cache, refresh=self.refresh)
 
     def answer_settings(self) -> dict[str, Any]:
         """The settings that change what the model answers (for run-stage fingerprints).
@@ -179,7 +193,7 @@ class LLMRequest:
     version : str
         Annotator / prompt version (part of the cache key).
     max_tokens : int or None
-        Overrides :attr:`GenerateConfig.max_tokens` for this request.
+        Overrides :attr:`LLMConfig.max_tokens` for this request.
     """
 
     key: str

@@ -42,7 +42,7 @@ from preference_dissect.llm.client import (
 from preference_dissect.llm.config import (
     CacheConfig,
     CostEstimate,
-    GenerateConfig,
+    LLMConfig,
     LLMRequest,
     LLMResult,
     RunStats,
@@ -78,10 +78,11 @@ class LLMEngine:
 
     Parameters
     ----------
-    config : GenerateConfig
+    config : LLMConfig
         Model, server, decoding and retry settings.
-    cache : CacheConfig
-        Cache location and switches.
+    cache : CacheConfig, optional
+        Cache location and switches (default: the config's ``cache_dir``, ``cache``,
+        ``refresh``).
     progress : bool
         Print the pre-flight estimate and a live progress bar on stderr.
     ledger : SpendLedger, optional
@@ -92,14 +93,14 @@ class LLMEngine:
 
     def __init__(
         self,
-        config: GenerateConfig,
-        cache: CacheConfig = CacheConfig(),  # noqa: B008
+        config: LLMConfig,
+        cache: CacheConfig | None = None,
         progress: bool = True,
         ledger: SpendLedger | None = None,
     ) -> None:
         self.config = config
         self.ledger = ledger if ledger is not None else SpendLedger()
-        self.cache_config = cache
+        self.cache_config = cache if cache is not None else config.cache_config
         self.progress = progress
         self.host = server_host(config.base_url)
         self._url = split_userinfo(config.base_url or "")

@@ -8,7 +8,7 @@ is started with ``--logits_all true``.
 Use::
 
     with LlamaServer() as server:
-        GenerateConfig(model=server.model, base_url=server.base_url)
+        LLMConfig(model=server.model, base_url=server.base_url)
 """
 
 from __future__ import annotations
