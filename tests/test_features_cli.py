@@ -30,7 +30,7 @@ def test_features_cli_writes_table_and_json(cli, inputs):
     report = json.loads(res.stdout)
     table = pd.read_parquet(out)
     assert report["rows"] == len(table) == 11  # human 3+3+2 group rows, gpt 3
-    assert report["na"]["policy"] == "impute"
+    assert report["na"]["policy"] == "zero"  # "impute" is the old name of "zero"
     assert report["na"]["values_imputed"] == sum(report["na"]["by_attribute"].values())
     assert {"style_length", "style_bold"} <= set(table.columns)
     assert set(table["judge"]) == {"human", "gpt"}

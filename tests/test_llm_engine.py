@@ -359,9 +359,7 @@ def test_api_key_is_never_stored_or_logged(server, tmp_path, monkeypatch, caplog
     caplog.set_level(logging.DEBUG)
     for name in ("openai", "httpx", "httpx2", "httpcore", "httpcore2"):
         logging.getLogger(name).setLevel(logging.DEBUG)
-    cfg = LLMConfig(
-        model="loopback-model", base_url=server.base_url, api_key_env="PD_TEST_KEY"
-    )
+    cfg = LLMConfig(model="loopback-model", base_url=server.base_url, api_key_env="PD_TEST_KEY")
     engine = LLMEngine(cfg, CacheConfig(cache_dir=tmp_path / "cache"), progress=True)
     server.faults.append(Fault("status", status=429, retry_after="0", times=1))
     server.faults.append(Fault("malformed_json", times=1))

@@ -211,3 +211,18 @@ def classify_pairs(
         "llm_failures": failures,
     }
     return out, summary
+
+
+#: When to classify: ``always``, ``never``, or ``auto`` (only a source without scenarios).
+POLICIES = ("auto", "always", "never")
+
+
+def needs_classification(pairs: pd.DataFrame, policy: str = "auto") -> bool:
+    """Whether pairs are classified under ``policy`` (``auto``: when none has a scenario)."""
+    if policy not in POLICIES:
+        from preference_dissect.errors import InputError
+
+        raise InputError(
+            f"unknown classify policy {policy!r} (valid: {', '.join(POLICIES)})", field="classify"
+        )
+    return policy == "always" or (policy == "auto" and not pairs["scenario"].notna().any())

@@ -38,9 +38,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--judges", nargs="+", metavar="JUDGE", help="judges to keep (default: all)")
     p.add_argument(
         "--na",
-        choices=("drop", "impute"),
+        choices=("drop", "zero", "impute"),
         default="drop",
-        help="missing feature values: drop the pair, or impute 0 (default: drop)",
+        help="missing feature values: drop the pair, or use 0 (default: drop; impute is the old "
+        "name of zero)",
     )
     p.add_argument(
         "--ties",

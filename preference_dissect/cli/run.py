@@ -1,12 +1,24 @@
-"""``prefdissect run``: the main job, from a source to a report, in one run directory."""
+"""``prefdissect run``: the main job, from a source to a report, in one run directory.
+
+A thin layer over :func:`preference_dissect.run`: the flags and a ``--config`` YAML fill the
+same :class:`~preference_dissect.config.RunConfig` (flags win); every unset flag keeps the
+configuration's default.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from preference_dissect.cli.common import add_json_flag, emit_json
+from preference_dissect.cli.common import add_fit_arguments, add_json_flag, emit_json, fit_settings
+
+#: Flag dest -> RunConfig key, for the flags whose names differ.
+_RENAMED = {"fmt": "format"}
+#: RunConfig keys the run flags set directly.
+_DIRECT = ("source", "out", "fmt", "limit", "seed", "annotator", "classify", "na")
+_DIRECT += ("not_applicable", "ties", "labels", "judges")
 
 
 def register(subparsers: Any) -> None:
@@ -15,11 +27,13 @@ def register(subparsers: Any) -> None:
         "run",
         help="run the whole pipeline (load, annotate, features, fit, analyze, audit, report)",
         description=(
-            "Run load -> classify -> annotate -> features -> fit -> analyze -> audit -> report "
+            "Run load -> judge -> annotate -> features -> fit -> analyze -> audit -> report "
             "into one run directory. Without SOURCE it dissects the bundled hh-rlhf harmless "
             "test set offline with the `rules` annotator. With --model it annotates with "
-            "gair29 (or --annotator) through an OpenAI-compatible server. Re-running with the "
-            "same settings reuses finished stages."
+            "gair29 (or --annotator) through an OpenAI-compatible server; with --judge-model an "
+            "LLM judge labels the pairs. Settings may come from --config run.yaml (the keys of "
+            "preference_dissect.run); flags win. Re-running with the same settings reuses "
+            "finished stages."
         ),
     )
     p.add_argument(
@@ -30,77 +44,81 @@ def register(subparsers: Any) -> None:
         help="path, bundled:NAME or hf:ORG/NAME (default: bundled:hh-rlhf)",
     )
     p.add_argument(
-        "--out", type=Path, default=Path("runs/latest"), help="run directory (default: %(default)s)"
-    )
-    p.add_argument("--format", dest="fmt", default=None, help="loader format override")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N pairs")
-    p.add_argument("--seed", type=int, default=0, help="seed for A/B sides and sampling")
-    p.add_argument(
-        "--annotator",
+        "--config",
+        type=Path,
         default=None,
-        help="rules | gair29 | sharma24 | FILE.yaml (default: gair29 with --model, else rules)",
+        metavar="RUN.yaml",
+        help="settings file (keys of RunConfig; flags override it)",
     )
+    _add_data_arguments(p)
+    add_fit_arguments(p, likelihood_alias="--model-type")
     p.add_argument(
-        "--classify",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="assign GAIR scenario groups (auto: when the source has none)",
+        "--no-report", dest="report", action="store_false", default=None, help="skip report.html"
     )
-    p.add_argument("--judges", nargs="+", default=None, help="judges to fit (default: all)")
-    p.add_argument(
-        "--prior",
-        default="laplace:0.1",
-        help="laplace:B | normal:S | horseshoe (default: %(default)s)",
-    )
-    p.add_argument(
-        "--model-type",
-        dest="model_type",
-        choices=("logistic", "linear"),
-        default="logistic",
-        help="regression likelihood (default: %(default)s)",
-    )
-    p.add_argument(
-        "--sampler",
-        choices=("auto", "nuts"),
-        default="auto",
-        help="auto: Laplace + importance sampling with NUTS fallback",
-    )
-    p.add_argument("--draws", type=int, default=500, help="posterior draws per chain")
-    p.add_argument(
-        "--na",
-        choices=("drop", "impute"),
-        default="drop",
-        help="missing features: drop the pair or impute 0",
-    )
-    p.add_argument(
-        "--not-applicable",
-        dest="not_applicable",
-        choices=("zero", "drop"),
-        default="zero",
-        help="error checks answered 'not applicable': feature 0, or drop the pair as GAIR did",
-    )
-    p.add_argument(
-        "--labels",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="extra judge labels (labels.parquet from 'prefdissect judge'); repeatable",
-    )
-    p.add_argument(
-        "--min-group-size",
-        type=int,
-        default=30,
-        help="do not fit (judge, group) cells with fewer pairs (default: %(default)s)",
-    )
-    p.add_argument("--no-report", action="store_true", help="skip report.html")
     p.add_argument(
         "--fresh",
-        action="store_true",
+        dest="resume",
+        action="store_false",
+        default=None,
         help="redo every stage even if an earlier run left its artifacts",
     )
     from preference_dissect.llm import add_llm_arguments
 
     add_llm_arguments(p, model_required=False)
+    _add_judge_arguments(p)
+    add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def _add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """Run directory, loading, annotation and comparison flags."""
+    p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/latest)")
+    p.add_argument("--format", dest="fmt", default=None, help="loader format override")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N pairs")
+    p.add_argument("--seed", type=int, default=None, help="seed for A/B sides and the fit (0)")
+    p.add_argument(
+        "--labels",
+        action="append",
+        default=None,
+        metavar="FILE",
+        help="extra judge labels (labels.parquet from 'prefdissect judge'); repeatable",
+    )
+    p.add_argument(
+        "--annotator",
+        default=None,
+        help="a bundled annotator, folder or FILE.yaml (default: gair29 with --model, else rules)",
+    )
+    p.add_argument(
+        "--classify",
+        choices=("auto", "always", "never"),
+        default=None,
+        help="assign GAIR scenario groups (default auto: when the source has none)",
+    )
+    p.add_argument("--judges", nargs="+", default=None, help="judges to fit (default: all)")
+    p.add_argument(
+        "--na",
+        choices=("drop", "zero", "impute"),
+        default=None,
+        help="missing features: drop the pair or use 0 (default: drop; impute is the "
+        "old name of zero)",
+    )
+    p.add_argument(
+        "--not-applicable",
+        dest="not_applicable",
+        choices=("zero", "drop"),
+        default=None,
+        help="error checks answered 'not applicable': feature 0 (default), or drop "
+        "the pair as GAIR did",
+    )
+    p.add_argument(
+        "--ties",
+        choices=("drop", "half"),
+        default=None,
+        help="ties: exclude (default), or keep as y = 0.5",
+    )
+
+
+def _add_judge_arguments(p: argparse.ArgumentParser) -> None:
     j = p.add_argument_group("LLM judge (labels the pairs; its flags default to the LLM ones)")
     j.add_argument(
         "--judge-model",
@@ -115,61 +133,56 @@ def register(subparsers: Any) -> None:
         default=None,
         help="the judge's API key variable (default: --api-key-env)",
     )
-    add_json_flag(p)
-    p.set_defaults(func=run)
 
 
-def judge_config(args: argparse.Namespace) -> Any:
-    """The judge's engine config: the LLM flags with the judge's model, server and key."""
+def _llm_sections(args: argparse.Namespace, file: dict[str, Any]) -> dict[str, Any]:
+    """The ``llm`` and ``judge_llm`` settings: the file's, overridden by the flags."""
     from preference_dissect.judges.llm_judge import JudgeOptions, judge_config_fields
-    from preference_dissect.llm import configs_from_args
+    from preference_dissect.llm.cli_args import llm_settings
 
-    fields = judge_config_fields(JudgeOptions(judge_name=args.judge_model))
-    overrides: dict[str, Any] = {"model": args.judge_model, **fields}
-    if args.judge_base_url:
-        overrides["base_url"] = args.judge_base_url
-    if args.judge_api_key_env:
-        overrides["api_key_env"] = args.judge_api_key_env
-    generate, _ = configs_from_args(args, **overrides)
-    return generate
+    flags = llm_settings(args)
+    out: dict[str, Any] = {}
+    base = {**(file.get("llm") or {}), **flags}
+    if base.get("model"):
+        out["llm"] = base
+    judge_model = args.judge_model or (file.get("judge_llm") or {}).get("model")
+    if judge_model:
+        judge = {**{k: v for k, v in base.items() if k != "model"}, **(file.get("judge_llm") or {})}
+        judge.update(judge_config_fields(JudgeOptions(judge_name=judge_model)))
+        for key, value in (
+            ("model", judge_model),
+            ("base_url", args.judge_base_url),
+            ("api_key_env", args.judge_api_key_env),
+        ):
+            if value:
+                judge[key] = value
+        out["judge_llm"] = judge
+    return out
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's settings: ``--config``'s, then every flag that was given."""
+    from preference_dissect.config import read_run_config
+
+    file = read_run_config(args.config) if args.config else {}
+    flags = {_RENAMED.get(k, k): getattr(args, k) for k in _DIRECT if getattr(args, k) is not None}
+    if args.na == "impute":
+        print("prefdissect: warning: --na impute is deprecated, use --na zero", file=sys.stderr)
+    flags.update(fit_settings(args, "--model-type"))
+    flags.update(
+        {k: getattr(args, k) for k in ("report", "resume") if getattr(args, k) is not None}
+    )
+    return {**file, **flags, **_llm_sections(args, file)}
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``prefdissect run``."""
-    import sys
-
+    from preference_dissect.config import RunConfig
     from preference_dissect.io import check_output_folder
-    from preference_dissect.llm import CacheConfig, configs_from_args
-    from preference_dissect.pipeline import DEFAULT_SOURCE, RunConfig, run_pipeline
+    from preference_dissect.pipeline import run_pipeline
 
-    check_output_folder(args.out)
-    generate, cache = configs_from_args(args) if args.model else (None, CacheConfig())
-    judge = judge_config(args) if args.judge_model else None
-    if judge is not None and generate is None:
-        _, cache = configs_from_args(args, model=args.judge_model)
-    cfg = RunConfig(
-        source=args.source or DEFAULT_SOURCE,
-        out=args.out,
-        fmt=args.fmt,
-        limit=args.limit,
-        seed=args.seed,
-        annotator=args.annotator,
-        classify=args.classify,
-        judges=tuple(args.judges) if args.judges else None,
-        prior=args.prior,
-        model=args.model_type,
-        sampler=args.sampler,
-        draws=args.draws,
-        na=args.na,
-        not_applicable=args.not_applicable,
-        labels=tuple(args.labels),
-        min_group_size=args.min_group_size,
-        report=not args.no_report,
-        resume=not args.fresh,
-        generate=generate,
-        judge=judge,
-        cache=cache,
-    )
+    cfg = RunConfig(**run_settings(args))
+    check_output_folder(cfg.out)
     say = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
     summary = run_pipeline(cfg, say=say)
     if args.json:

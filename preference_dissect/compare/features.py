@@ -25,7 +25,9 @@ ANNOTATION_COLUMNS = ("pair_id", "annotator", "attribute", "side", "value", "na_
 REQUIRED_ANNOTATION_COLUMNS = ("pair_id", "attribute", "side", "value")
 SIDES = ("a", "b", "query", "ab", "ba")
 KEY_COLUMNS = ("pair_id", "judge", "group", "y")
-NA_POLICIES = ("drop", "impute")
+NA_POLICIES = ("drop", "zero")
+#: Old names of NA policies, still accepted.
+NA_ALIASES = {"impute": "zero"}
 TIE_POLICIES = ("drop", "half")
 DISAGREE_POLICIES = ("zero", "drop")
 NOT_APPLICABLE_POLICIES = ("zero", "drop")
@@ -307,7 +309,7 @@ def _apply_na(
         "pairs_with_na": int(missing.sum()),
         "pairs_dropped": int(missing.sum()) if policies["na"] == "drop" else 0,
         "values_imputed": int(na_mask.to_numpy()[missing.to_numpy()].sum())
-        if policies["na"] == "impute"
+        if policies["na"] == "zero"
         else 0,
     }
     report["pairs_dropped_not_applicable"] = int(inapplicable.sum())
@@ -469,8 +471,9 @@ def build_features(
         annotations' ``annotator`` column (bundled names).
     judges : list of str, optional
         Judges to keep (default: every judge in ``dataset.labels``, and ``gold``).
-    na : {"drop", "impute"}
-        Missing features (failed or absent annotations): drop the pair, or impute 0.
+    na : {"drop", "zero"}
+        Missing features (failed or absent annotations): drop the pair, or use 0 (= no
+        difference; ``"impute"``, the old name, is still accepted).
     ties : {"drop", "half"}
         Ties: excluded, or kept with ``y = 0.5`` (a fractional Bernoulli outcome, which the
         logistic fit accepts). ``both_bad`` is always excluded.
@@ -502,6 +505,7 @@ def build_features(
     InputError
         Bad annotation table, unknown attribute, unknown judge, or nothing left to fit.
     """
+    na = NA_ALIASES.get(na, na)
     _check_policies(na, ties, on_disagree, not_applicable)
     file = annotations_file
     ann = validate_annotations(annotations, dataset, file=file)

@@ -143,6 +143,7 @@ def _add_decoding_arguments(
         dest="timeout_s",
         type=float,
         default=None,
+        metavar="TIMEOUT",
         help=f"seconds per call (default: {_default('timeout_s'):g})",
     )
     if "--structured" not in exclude:

@@ -15,17 +15,19 @@ from typing import Any
 
 import pandas as pd
 
+from preference_dissect.artifacts import ARTIFACTS
 from preference_dissect.errors import InputError
 
-#: File names inside ``RUN/`` (docs/artifacts.md section 6).
-PAIRS = "pairs.parquet"
-ANNOTATIONS = "annotations.parquet"
-FEATURES = "features.parquet"
-FIT = "fit.nc"
-ANALYSIS = "analysis"
-AUDIT_DIRS = ("audit", "audits", "analysis/audit", "analysis/audits")
-MANIFEST = "manifest.json"
-SUMMARY = "summary.json"
+#: File names inside ``RUN/`` (declared in :mod:`preference_dissect.artifacts`).
+PAIRS = ARTIFACTS["pairs"].file
+ANNOTATIONS = ARTIFACTS["annotations"].file
+FEATURES = ARTIFACTS["features"].file
+FIT = ARTIFACTS["fit"].file
+ANALYSIS = ARTIFACTS["analysis"].file
+#: Where audits are looked for: the run's own folder, then folders other layouts use.
+AUDIT_DIRS = (ARTIFACTS["audit"].file, "audits", "analysis/audit", "analysis/audits")
+MANIFEST = ARTIFACTS["manifest"].file
+SUMMARY = ARTIFACTS["summary"].file
 
 
 @dataclass
