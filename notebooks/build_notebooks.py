@@ -14,14 +14,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).resolve().parent
 SETUP_SOURCE = """\
 import os
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-import warnings
-warnings.filterwarnings("ignore", category=FutureWarning)
 import tempfile
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import Image, display
 
 pd.set_option("display.width", 140)
 pd.set_option("display.max_columns", 20)
@@ -48,126 +44,72 @@ QUICK_START = [
     md("""\
 # Quick start: why do people prefer one answer over another?
 
-This notebook runs the whole pipeline on a small subset of the bundled Anthropic HH-RLHF
-*harmless* test split, offline and in about a minute:
+The bundled Anthropic HH-RLHF *harmless* test split (2,312 real pairs, the human-preferred
+response put on side A or B at random), dissected offline in seconds:
 
-1. **load** the pairs (the human-preferred response is put on side A or B at random, so that
-   position carries no signal),
+1. **load** the pairs and **classify** each prompt into GAIR's scenarios (offline keyword
+   classifier),
 2. **annotate** both responses with the offline `rules` annotator (length, markdown, refusals,
    apologies, ...),
-3. turn the annotations into **+1/0/-1 comparison features**,
-4. **fit** a Bayesian logistic regression of the human choice on the features,
-5. **analyse** the weights as preference scores (100·sigmoid(w), 50 = no effect),
-6. write the self-contained **HTML report**.
-
-The same steps are `prefdissect load / annotate / features / fit / analyze / report` on the
-command line.
+3. **compare** them attribute by attribute (+1 when A has more, -1 when less, 0 when equal),
+4. **fit** one Bayesian logistic regression of the human choice per scenario group,
+5. read the weights as **preference scores** (100·sigmoid(w), 50 = no effect) with 95% HDIs.
 """),
     SETUP,
-    md("""\
-## 1. Load 200 pairs
-"""),
     code("""\
-from preference_dissect.load import load_source
+import preference_dissect as pdx
 
-dataset = load_source("bundled:hh-rlhf", limit=200, seed=0)
-summary = dataset.summary()
-print(summary)
-first = dataset.pairs.iloc[0]
-print("PROMPT:", first["prompt"][:300])
-print("A:", first["response_a"][:300])
-print("B:", first["response_b"][:300])
+pairs = pdx.classify(pdx.load("bundled:hh-rlhf"))
+annotations = pdx.annotate(pairs)
+features = pdx.compare(annotations, pairs)
+idata = pdx.fit(features)
+pdx.plot_scores(idata, "all")
 """),
     md("""\
-## 2. Annotate with the offline rules
+## What the regression says
 
-The annotations table is long: one row per pair, attribute and side.
+`pdx.scores` is one row per (judge, group, attribute): the weight's posterior mean and 95% HDI,
+the preference score, `n` pairs in the fit and `n_nonzero`, the pairs where the attribute
+differs (the ones that inform the weight).
 """),
     code("""\
-from preference_dissect.annotate.runner import annotate_pairs
-
-annotations, info = annotate_pairs(dataset.pairs, "rules")
-print(len(annotations), "annotation rows;", annotations["attribute"].nunique(), "attributes")
-annotations.head()
-"""),
-    md("""\
-## 3. Comparison features
-
-+1 when response A has more of an attribute than B, -1 when less, 0 when equal.
-"""),
-    code("""\
-from preference_dissect.compare import build_features
-
-features, feature_info = build_features(annotations, dataset)
-print(features.shape, "rows x columns; groups:", sorted(features["group"].unique()))
-features.head()
-"""),
-    md("""\
-## 4. Fit
-
-One Bayesian logistic regression per (judge, group) with a Laplace(0, 0.1) prior on each weight
-(GAIR's setting). The default engine, a Laplace approximation refined by Pareto-smoothed
-importance sampling (PyMC NUTS where that is not reliable), takes seconds; the diagnostics
-table says which engine each fit used and how well it converged.
-"""),
-    code("""\
-from preference_dissect.fit.features import validate_features
-from preference_dissect.fit.cells import fit_table
-from preference_dissect.fit.idata import build_idata, diagnostics_frame, save_fit
-from preference_dissect.fit.spec import FitSpec
-
-table = validate_features(features)
-spec = FitSpec(seed=0)
-cells = fit_table(table, spec)
-idata = build_idata(table.judges, table.groups, table.attributes, spec.chains, spec.draws,
-                    cells, attrs={"spec": spec.to_json(),
-                                  "warnings": [n for c in cells.values() for n in c.notes]})
-diagnostics_frame(idata)
-"""),
-    md("""\
-## 5. Preference scores
-"""),
-    code("""\
-from preference_dissect.analyse.run import analyse_fit
-
-analysis = analyse_fit(idata, WORK / "run" / "analysis")
-scores = pd.read_csv(WORK / "run" / "analysis" / "scores.csv")
-ranked = scores.sort_values("score", ascending=False)
-cols = ["attribute", "score", "score_low", "score_high"]
+scores = pdx.scores(idata)
+overall = scores[scores["group"] == "all"].sort_values("score", ascending=False)
+cols = ["attribute", "score", "score_low", "score_high", "n_nonzero"]
+print(len(pairs.pairs), "pairs;", annotations["attribute"].nunique(), "attributes")
 print("most preferred:")
-print(ranked[cols].head(3).round(1).to_string(index=False))
+print(overall[cols].head(3).round(1).to_string(index=False))
 print("least preferred:")
-print(ranked[cols].tail(3).round(1).to_string(index=False))
-display(Image(filename=str(WORK / "run" / "analysis" / "scores_all.png")))
+print(overall[cols].tail(3).round(1).to_string(index=False))
 """),
     md("""\
-A score interval that includes 50 means these 200 pairs cannot tell the attribute's effect from
-no effect; more pairs (or `prefdissect run`) narrow them.
-"""),
-    md("""\
-## 6. The HTML report
-
-The report reads the run directory: pairs, annotations, features, fit, analysis and the run
-manifest (input hash, versions, timings; never API keys).
+A score interval that includes 50 means the pairs cannot tell the attribute's effect from no
+effect. Every pair is accounted for: `features.attrs["report"]["pair_flow"]` says how many
+pairs each step kept and why it dropped the others.
 """),
     code("""\
-from preference_dissect.io import write_parquet
-from preference_dissect.load.schema import write_dataset
-from preference_dissect.manifest import Manifest
-from preference_dissect.bundled import bundled_path
-from preference_dissect.report import build_report
+pd.DataFrame(features.attrs["report"]["pair_flow"])
+"""),
+    md("""\
+## By scenario
 
-run = WORK / "run"
-manifest = Manifest(run, argv=['notebook', '01_quick_start'])
-manifest.set_input([bundled_path("hh-rlhf")], source="bundled:hh-rlhf", limit=200)
-manifest.set_seed("sides", 0)
-write_dataset(dataset, run / "pairs.parquet")
-write_parquet(annotations, run / "annotations.parquet")
-write_parquet(features, run / "features.parquet")
-save_fit(idata, run / "fit.nc")
-manifest.write()
-report = build_report(run)
-print("report:", report.name, report.stat().st_size // 1024, "KiB")
+Groups with fewer pairs than the model's minimum (30) are not fitted; the fit's diagnostics say
+so and why.
+"""),
+    code("""\
+by_group = scores.pivot_table(index="label", columns="group", values="score").round(1)
+by_group[["all", "Knowledge-aware", "Communication", "Advice", "Unsafe Queries"]]
+"""),
+    md("""\
+## The whole method into a run directory
+
+`pdx.run` (= `prefdissect run`) writes every artifact, a manifest (input hashes, versions,
+settings, never API keys) and a self-contained HTML report; a re-run reuses what is done.
+"""),
+    code("""\
+run = pdx.run("bundled:hh-rlhf", WORK / "run")
+print("report:", run.report_path.name, run.report_path.stat().st_size // 1024, "KiB")
+print("same weights as above:", run.idata.posterior["weight"].equals(idata.posterior["weight"]))
 """),
 ]
 
@@ -187,6 +129,7 @@ notebook recomputes three of the paper's findings from them:
 """),
     SETUP,
     code("""\
+import preference_dissect as pdx
 from preference_dissect.analyse.gair import reproduce_gair
 
 result = reproduce_gair(out_dir=WORK / "gair")
@@ -224,11 +167,11 @@ errors
 ## Communication: what humans and GPT-4-Turbo reward
 """),
     code("""\
-from preference_dissect.analyse.scores import weight_summary
 from preference_dissect.bundled import bundled_path
 from preference_dissect.fit.external import read_gair_weights
 
-scores = weight_summary(read_gair_weights(bundled_path("gair-weights")))
+gair_weights = read_gair_weights(bundled_path("gair-weights"))  # an InferenceData, one draw
+scores = pdx.scores(gair_weights)
 comm = scores[scores["group"] == "Communication"].pivot_table(
     index="label", columns="judge", values="score")
 checks = pd.DataFrame({
@@ -241,8 +184,7 @@ checks = pd.DataFrame({
 checks
 """),
     code("""\
-png = [p for p in result["plot"] if p.endswith(".png")][0]
-display(Image(filename=png))
+pdx.plot_scores(gair_weights, "Communication", judges=["human", "gpt-4-1106-preview"])
 """),
 ]
 
@@ -265,13 +207,12 @@ Two audits that need no model calls:
 ## 1. GAIR log-prob judges vs humans
 """),
     code("""\
-from preference_dissect.analyse.audit import audit_judges
-from preference_dissect.load import load_source
+import preference_dissect as pdx
 
-gair = load_source("bundled:gair")
+gair = pdx.load("bundled:gair")
 print(len(gair.pairs), "pairs;", len(gair.judges), "judges")
-audit = audit_judges(gair, reference="human", bootstrap=200, seed=0)
-table = audit.table().set_index("judge")
+audit = pdx.audit(gair, reference="human", bootstrap=200, seed=0)
+table = audit.set_index("judge")
 cols = ["agreement", "agreement_low", "agreement_high", "kappa", "consistency",
         "first_slot_rate"]
 table[cols].sort_values("agreement", ascending=False).round(3).head(10)
@@ -283,9 +224,10 @@ pd.DataFrame({"published": published,
               "recomputed": table.loc[published.index, "agreement"]}).round(3)
 """),
     code("""\
+from IPython.display import Image, display
 from preference_dissect.analyse.audit_plot import plot_audit
 
-files = plot_audit(audit.table(), WORK / "audit", "human")
+files = plot_audit(audit, WORK / "audit", "human")
 for f in files:
     if str(f).endswith(".png"):
         display(Image(filename=str(f)))
@@ -298,11 +240,9 @@ for f in files:
 """),
     code("""\
 import numpy as np
-from preference_dissect.annotate.runner import annotate_pairs
-from preference_dissect.load.schema import PairDataset
 
-llmbar = load_source("bundled:llmbar")
-ann, _ = annotate_pairs(llmbar.pairs, "rules")
+llmbar = pdx.load("bundled:llmbar")
+ann = pdx.annotate(llmbar)
 wide = ann.pivot_table(index="pair_id", columns=["attribute", "side"], values="value")
 
 def verdicts(diff):
@@ -315,8 +255,7 @@ labels = pd.concat([
     pd.DataFrame({"pair_id": wide.index, "judge": "longer", "winner": verdicts(length)}),
     pd.DataFrame({"pair_id": wide.index, "judge": "formatted", "winner": verdicts(structure)}),
 ], ignore_index=True)
-audited = PairDataset(llmbar.pairs, labels)
-gold_audit = audit_judges(audited, reference="gold", bootstrap=200, seed=0)
+audited = pdx.add_labels(llmbar, labels)
 
 def with_decisive(frame):
     # gold_accuracy counts a tie as a miss; among decisive verdicts only:
@@ -324,11 +263,12 @@ def with_decisive(frame):
         frame["gold_accuracy"] + frame["gold_wrong_rate"])
     return frame
 
-overall = with_decisive(gold_audit.table().set_index("judge"))
+overall = with_decisive(pdx.audit(audited, reference="gold", bootstrap=200, seed=0)
+                        .set_index("judge"))
 overall[["n", "gold_accuracy", "gold_wrong_rate", "tie_rate", "decisive_accuracy"]].round(3)
 """),
     code("""\
-subsets = with_decisive(gold_audit.gold_subset_table())
+subsets = with_decisive(pdx.audit(audited, reference="gold", by="subset", bootstrap=200))
 by_subset = subsets.pivot_table(index="subset", columns="judge",
                                 values=["decisive_accuracy", "tie_rate"])
 by_subset.round(3)

@@ -1,10 +1,84 @@
 """preference-dissect: explain why a judge prefers one response over another.
 
-The pipeline flows one way, one subpackage per stage::
+The method as functions (``import preference_dissect as pdx``)::
 
-    load -> annotators -> compare -> models (fit) -> analyse -> report
+    pairs = pdx.load("bundled:hh-rlhf")          # PairDataset: pairs + judges' labels
+    annotations = pdx.annotate(pairs)            # DataFrame: attributes of each response
+    features = pdx.compare(annotations, pairs)   # DataFrame: -1/0/+1 per attribute and verdict
+    idata = pdx.fit(features)                    # arviz.InferenceData: weights per judge, group
+    pdx.scores(idata)                            # DataFrame: weights, HDIs, preference scores
+    pdx.plot_scores(idata, "all")                # matplotlib Figure
 
-with ``judges`` producing judge labels (a second input to ``compare``/``models``).
+or all of it into a resumable run directory with a report: ``pdx.run(source, out, ...)``
+(= ``prefdissect run``). The stage packages (``load``, ``annotate``, ``compare``, ``fit``,
+``analyse``, ``report``; ``judges`` and ``llm`` beside them) hold the implementation; the
+names below are the public face. Plug-in points: :mod:`preference_dissect.plugins`.
 """
 
-__version__ = "0.1.0"
+# ruff: noqa: E402 - the warning filter below must be in place before anything imports ArviZ
+import warnings as _warnings
+
+# ArviZ 0.2x prints a daily FutureWarning about its coming refactor on import: not ours to
+# show on every run (anything else ArviZ warns about is still shown).
+_warnings.filterwarnings(
+    "ignore", message=r"\s*ArviZ is undergoing a major refactor", category=FutureWarning
+)
+
+# The stage subpackages share names with the API's functions (``load``, ``annotate``,
+# ``compare``, ``fit``, ``report``): they are imported first, so binding the functions below
+# is final (importing a submodule later does not rebind its package's attribute).
+import preference_dissect.annotate
+import preference_dissect.compare
+import preference_dissect.fit
+import preference_dissect.load
+import preference_dissect.report  # noqa: F401
+from preference_dissect._api.annotation import add_labels, annotate, classify, judge
+from preference_dissect._api.data import from_frame, load, save_pairs
+from preference_dissect._api.modeling import compare, fit
+from preference_dissect._api.results import (
+    audit,
+    contrasts,
+    export_trl,
+    plot_scores,
+    plot_similarity,
+    scores,
+    similarity,
+)
+from preference_dissect._api.runs import Run, open_run, report, run
+from preference_dissect._version import __version__
+from preference_dissect.config import RunConfig
+from preference_dissect.errors import CostCapError, InputError, NoUsableOutputError
+from preference_dissect.fit.spec import FitSpec
+from preference_dissect.llm.config import LLMConfig
+from preference_dissect.load.schema import PairDataset
+
+__all__ = [
+    "CostCapError",
+    "FitSpec",
+    "InputError",
+    "LLMConfig",
+    "NoUsableOutputError",
+    "PairDataset",
+    "Run",
+    "RunConfig",
+    "__version__",
+    "add_labels",
+    "annotate",
+    "audit",
+    "classify",
+    "compare",
+    "contrasts",
+    "export_trl",
+    "fit",
+    "from_frame",
+    "judge",
+    "load",
+    "open_run",
+    "plot_scores",
+    "plot_similarity",
+    "report",
+    "run",
+    "save_pairs",
+    "scores",
+    "similarity",
+]

@@ -159,6 +159,23 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
 }
 
 
+def register_artifact(spec: ArtifactSpec) -> ArtifactSpec:
+    """Declare a plug-in stage's artifact (its ``outputs`` name it).
+
+    Raises
+    ------
+    ValueError
+        An artifact of that name, or of that file, is declared already.
+    """
+    known = ARTIFACTS.get(spec.name)
+    if known is not None and known != spec:
+        raise ValueError(f"artifact {spec.name!r} is declared already")
+    if any(a.file == spec.file and a.name != spec.name for a in ARTIFACTS.values()):
+        raise ValueError(f"file {spec.file!r} is another artifact's already")
+    ARTIFACTS[spec.name] = spec
+    return spec
+
+
 def artifact_path(run_dir: str | os.PathLike[str], name: str) -> Path:
     """The path of artifact ``name`` in ``run_dir``."""
     return ARTIFACTS[name].path(run_dir)

@@ -1,61 +1,15 @@
-"""Validated settings: the base of every configuration model of the toolkit.
-
-Configurations are pydantic models (:class:`~preference_dissect.llm.config.LLMConfig`,
-:class:`~preference_dissect.fit.spec.FitSpec`, :class:`RunConfig`)
-whose defaults are declared once; the CLI flags, the Python API and configuration files all
-fill the same model. A bad value is one :class:`~preference_dissect.errors.InputError` naming
-the parameter and, for a closed set of choices, listing the valid values.
-"""
+"""The main job's settings (:class:`RunConfig`, the keys of ``prefdissect run --config``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from preference_dissect.errors import InputError
-
-
-def first_problem(exc: ValidationError) -> InputError:
-    """The first error of a pydantic validation as a one-line :class:`InputError`."""
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err.get("loc", ()) if not isinstance(p, int))
-    message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-    kind, ctx = err.get("type"), err.get("ctx") or {}
-    bounds = {
-        "greater_than_equal": ">=",
-        "greater_than": ">",
-        "less_than_equal": "<=",
-        "less_than": "<",
-    }
-    if kind == "literal_error":
-        message = f"must be one of {ctx.get('expected', '')}, got {err.get('input')!r}"
-    elif kind in bounds:
-        limit = next(iter(ctx.values()), "")
-        message = f"must be {bounds[kind]} {limit}, got {err.get('input')!r}"
-    elif kind == "string_too_short":
-        message = "must not be empty"
-    elif kind == "extra_forbidden":
-        message = "unknown setting"
-    return InputError(message, field=field or None)
-
-
-class Validated(BaseModel):
-    """A frozen pydantic model whose validation errors are one-line :class:`InputError`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise first_problem(exc) from None
-
-    def replace(self, **changes: Any) -> Any:
-        """A validated copy with some settings changed."""
-        return type(self)(**{**self.model_dump(), **changes})
-
+from preference_dissect.llm.config import LLMConfig
+from preference_dissect.validation import Validated
 
 #: FitSpec settings a run may set (unset: the model specification's defaults).
 RUN_FIT_SETTINGS = (
@@ -139,24 +93,13 @@ class RunConfig(Validated):
     intercept: bool | None = None
     report: bool = True
     resume: bool = True
-    llm: Any = None
-    judge_llm: Any = None
+    llm: LLMConfig | None = None
+    judge_llm: LLMConfig | None = None
 
     @field_validator("na", mode="before")
     @classmethod
     def _impute_is_zero(cls, value: Any) -> Any:
         return "zero" if value == "impute" else value  # "impute": the old name of "zero"
-
-    @field_validator("llm", "judge_llm", mode="before")
-    @classmethod
-    def _llm_config(cls, value: Any) -> Any:
-        from preference_dissect.llm.config import LLMConfig
-
-        if value is None or isinstance(value, LLMConfig):
-            return value
-        if isinstance(value, dict):
-            return LLMConfig(**value)
-        raise ValueError("must be an LLMConfig or a mapping of its settings")
 
     def annotator_name(self) -> str:
         """The annotator to use: the configured one, else gair29 with a model, else rules."""

@@ -15,9 +15,6 @@ from typing import Any
 
 from preference_dissect.config import RunConfig
 
-#: The source ``prefdissect run`` dissects when none is given.
-DEFAULT_SOURCE = RunConfig.model_fields["source"].default
-
 #: RunConfig keys the summary leaves out (models carry their own records in the manifest).
 _NOT_IN_SUMMARY = ("llm", "judge_llm", "out")
 

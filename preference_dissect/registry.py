@@ -132,6 +132,11 @@ class Registry(Generic[T]):
         for alias in aliases:
             self._aliases[alias] = name
 
+    def remove(self, name: str) -> None:
+        """Take ``name`` (and its aliases) out of the registry; an unknown name is ignored."""
+        self._entries.pop(name, None)
+        self._aliases = {a: n for a, n in self._aliases.items() if n != name}
+
     def _prepare(self) -> None:
         if self._ready:
             return

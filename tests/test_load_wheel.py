@@ -51,6 +51,9 @@ def test_wheel_contains_and_finds_bundled_data(tmp_path):
         assert "preference_dissect/bundled_annotators/_shared/prompts/pairwise.jinja" in names
         assert "preference_dissect/bundled_models/logistic.yaml" in names
         assert "preference_dissect/bundled_models/prices/openai.yaml" in names
+        assert "preference_dissect/py.typed" in names
+        (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        assert "Version: 0.1.0" in zf.read(meta).decode()  # from preference_dissect/_version.py
         site = tmp_path / "site"
         zf.extractall(site)
     outside = tmp_path / "elsewhere"
@@ -61,7 +64,9 @@ def test_wheel_contains_and_finds_bundled_data(tmp_path):
         "from preference_dissect.annotate import get_annotator\n"
         "from preference_dissect.fit.spec import FitSpec\n"
         "from preference_dissect.load import load_source\n"
+        "import preference_dissect as pdx\n"
         "ds = load_source('bundled:hh-rlhf', limit=3)\n"
+        "assert len(pdx.annotate(pdx.load('bundled:hh-rlhf', limit=3), progress=False))\n"
         "ann = get_annotator('gair29')\n"
         "print(json.dumps({'pkg': preference_dissect.__file__, 'root': str(b.data_root()),"
         " 'hh': str(b.bundled_path('hh-rlhf')), 'pairs': len(ds.pairs),"

@@ -317,7 +317,9 @@ def audit_judges(
     else:
         names = [j for j in known if j != reference]
     if not names:
-        raise InputError("no judge to audit (pass --labels with judge labels)", field="judges")
+        raise InputError(
+            "no judge to audit besides the reference (add judge labels)", field="judges"
+        )
     arrays = {name: _judge_arrays(dataset, name, index) for name in names}
     refs, notes = _references(dataset, reference, ref, names, index)
     for name, members in dataset.info.get("majorities", {}).items():

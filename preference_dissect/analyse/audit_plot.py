@@ -37,16 +37,13 @@ def plot_audit(table: pd.DataFrame, out_dir: str | os.PathLike[str], reference: 
     list of Path
         The files written (a plot is skipped when its metric is missing for every judge).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from preference_dissect.analyse.plots import new_figure
 
     out = Path(out_dir)
     written: list[Path] = []
     if "agreement" in table and table["agreement"].notna().any():
         t = table[table["agreement"].notna()].sort_values("agreement")
-        fig, ax = plt.subplots(figsize=(7, 0.28 * len(t) + 1.2))
+        fig, ax = new_figure((7, 0.28 * len(t) + 1.2))
         xerr = None
         if {"agreement_low", "agreement_high"} <= set(t.columns):
             xerr = [
@@ -59,11 +56,10 @@ def plot_audit(table: pd.DataFrame, out_dir: str | os.PathLike[str], reference: 
         ax.set_xlabel(f"agreement with {reference} (95% bootstrap interval)")
         ax.set_title("Judge agreement")
         written += _save(fig, out, "audit_agreement")
-        plt.close(fig)
     if {"consistency", "first_slot_rate"} <= set(table.columns):
         t = table[table["consistency"].notna() & table["first_slot_rate"].notna()]
         if len(t):
-            fig, ax = plt.subplots(figsize=(6.5, 5))
+            fig, ax = new_figure((6.5, 5))
             ax.scatter(t["first_slot_rate"], t["consistency"], color="C1")
             for _, row in t.iterrows():
                 ax.annotate(
@@ -80,5 +76,4 @@ def plot_audit(table: pd.DataFrame, out_dir: str | os.PathLike[str], reference: 
             ax.set_ylabel("order consistency")
             ax.set_title("Position bias")
             written += _save(fig, out, "audit_position")
-            plt.close(fig)
     return written

@@ -1,4 +1,5 @@
-"""Figures (matplotlib, Agg backend): one builder per figure, two ways out.
+"""Figures (matplotlib ``Figure`` objects, made without pyplot: no global state, no backend
+switch, shown inline by Jupyter): one builder per figure, two ways out.
 
 Builders return a Matplotlib figure:
 
@@ -15,6 +16,7 @@ Builders return a Matplotlib figure:
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 from pathlib import Path
@@ -33,13 +35,26 @@ POINT_AXIS_LABEL = "preference score (100·sigmoid(w)); 50 = no effect; point es
 COUNT_NOTE = "\n(· k: pairs where the attribute differs, fewest over the judges shown)"
 
 
-def _pyplot() -> Any:
-    import matplotlib
+@functools.cache
+def _figure_class() -> type:
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    class DissectFigure(Figure):
+        """A matplotlib Figure that Jupyter shows inline by itself (no pyplot needed)."""
 
-    return plt
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=100, bbox_inches="tight", facecolor="white")
+            return buf.getvalue()
+
+    return DissectFigure
+
+
+def new_figure(figsize: tuple[float, float]) -> tuple[Any, Any]:
+    """A figure outside pyplot (nothing to close, any backend; shown inline by Jupyter) and
+    its one axes."""
+    fig = _figure_class()(figsize=figsize)
+    return fig, fig.subplots()
 
 
 def save_figure(fig: Any, stem: str | os.PathLike[str], dpi: int = 150) -> list[Path]:
@@ -50,7 +65,6 @@ def save_figure(fig: Any, stem: str | os.PathLike[str], dpi: int = 150) -> list[
         with atomic_path(target) as tmp:
             fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white")
         out.append(target)
-    _pyplot().close(fig)
     return out
 
 
@@ -58,7 +72,6 @@ def figure_data_uri(fig: Any, dpi: int = 80) -> str:
     """Render ``fig`` as a PNG ``data:`` URI and close it."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
-    _pyplot().close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -112,10 +125,11 @@ def scores_figure(
     labels = labels or {}
     if len(judges) > MAX_FOREST_JUDGES:
         return _score_heatmap(rows, attributes, judges, labels, title)
-    plt = _pyplot()
+    import matplotlib
+
     n = len(attributes)
-    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.3 * n))
-    colours = plt.get_cmap("tab10").colors
+    fig, ax = new_figure((7.5, 0.9 + 0.3 * n))
+    colours = matplotlib.colormaps["tab10"].colors
     offsets = np.linspace(-0.3, 0.3, len(judges)) if len(judges) > 1 else np.zeros(1)
     ypos = {a: n - 1 - i for i, a in enumerate(attributes)}
     for j, judge in enumerate(judges):
@@ -161,13 +175,12 @@ def _score_heatmap(
     labels: dict[str, str],
     title: str,
 ) -> Any:
-    plt = _pyplot()
     grid = (
         rows.pivot_table(index="judge", columns="attribute", values="score", dropna=False)
         .reindex(index=judges, columns=attributes)
         .to_numpy(dtype=float)
     )
-    fig, ax = plt.subplots(figsize=(1.5 + 0.28 * len(attributes), 1.2 + 0.24 * len(judges)))
+    fig, ax = new_figure((1.5 + 0.28 * len(attributes), 1.2 + 0.24 * len(judges)))
     im = ax.imshow(grid, cmap="RdBu_r", vmin=20, vmax=80, aspect="auto")
     ax.set_xticks(range(len(attributes)))
     ax.set_xticklabels(
@@ -186,10 +199,9 @@ SIMILARITY_POINT_TITLE = "judge similarity: mean Pearson r of weights over group
 
 def similarity_figure(matrix: pd.DataFrame, title: str = SIMILARITY_TITLE) -> Any:
     """Heatmap of a judge x judge similarity matrix (values written in when 12 judges or fewer)."""
-    plt = _pyplot()
     k = len(matrix)
     values = matrix.to_numpy(dtype=float)
-    fig, ax = plt.subplots(figsize=(3.2 + 0.32 * k, 2.6 + 0.3 * k))
+    fig, ax = new_figure((3.2 + 0.32 * k, 2.6 + 0.3 * k))
     finite = values[np.isfinite(values)]
     vmin = -1 if finite.size and finite.min() < 0 else 0
     im = ax.imshow(values, cmap="viridis", vmin=vmin, vmax=1)
@@ -212,10 +224,9 @@ def similarity_figure(matrix: pd.DataFrame, title: str = SIMILARITY_TITLE) -> An
 
 def sensitivity_figure(table: pd.DataFrame, title: str = "Sensitivity to errors") -> Any:
     """Grouped bars: per judge, the score of each error attribute with HDI whiskers."""
-    plt = _pyplot()
     judges = list(dict.fromkeys(table["judge"].tolist()))
     attrs = list(dict.fromkeys(table["label"].tolist()))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(judges) + 2), 4.5))
+    fig, ax = new_figure((max(6.0, 0.45 * len(judges) + 2), 4.5))
     x = np.arange(len(judges))
     width = 0.8 / len(attrs)
     for k, label in enumerate(attrs):
@@ -239,15 +250,10 @@ def sensitivity_figure(table: pd.DataFrame, title: str = "Sensitivity to errors"
     return fig
 
 
-def plot_group_scores(
-    summary: pd.DataFrame,
-    group: str,
-    judges: list[str],
-    stem: str | os.PathLike[str],
-    *,
-    title: str | None = None,
-) -> list[Path]:
-    """Write one group's :func:`scores_figure` for some judges; return the files.
+def group_scores_figure(
+    summary: pd.DataFrame, group: str, judges: list[str], *, title: str | None = None
+) -> Any:
+    """One group's :func:`scores_figure` for some judges (``None``: no fit of them there).
 
     Parameters
     ----------
@@ -257,19 +263,31 @@ def plot_group_scores(
     group : str
     judges : list of str
         Series to draw (in this order).
-    stem : path
-        Output path without extension.
+    title : str, optional
     """
     rows = summary[(summary["group"] == group) & summary["judge"].isin(judges)]
     if rows.empty:
-        return []
+        return None
     attributes = list(dict.fromkeys(rows["attribute"]))
     labels = dict(zip(rows["attribute"], rows["label"], strict=True))
     present = [j for j in judges if j in set(rows["judge"])]
     has_interval = np.isfinite(rows["score_low"].to_numpy(dtype=float)).any()
     what = "95% HDI" if has_interval else "point estimates"
     title = title or f"{group}: attribute preference scores ({what})"
-    return save_figure(scores_figure(rows, attributes, title, labels, present), stem)
+    return scores_figure(rows, attributes, title, labels, present)
+
+
+def plot_group_scores(
+    summary: pd.DataFrame,
+    group: str,
+    judges: list[str],
+    stem: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+) -> list[Path]:
+    """Write :func:`group_scores_figure` to ``STEM.png`` / ``STEM.svg``; return the files."""
+    fig = group_scores_figure(summary, group, judges, title=title)
+    return [] if fig is None else save_figure(fig, stem)
 
 
 def plot_similarity(

@@ -41,25 +41,12 @@ def read_pairs(source: str | os.PathLike[str], limit: int | None = None) -> Pair
 
     ``limit`` keeps the first N pairs (passed to the loader, so big sources stop early).
     """
+    from preference_dissect.load import load_source
     from preference_dissect.load.schema import read_dataset
 
     text = str(source)
-    if text.endswith(".parquet") or not _has_load_source():
-        ds = read_dataset(text)
-    else:
-        from preference_dissect.load import load_source  # type: ignore[attr-defined]
-
-        ds = load_source(text, limit=limit)
-    if limit is not None and len(ds.pairs) > limit:
-        keep = ds.pairs.head(limit)
-        ds = type(ds)(keep, ds.labels[ds.labels["pair_id"].isin(keep["pair_id"])], ds.info)
-    return ds
-
-
-def _has_load_source() -> bool:
-    import preference_dissect.load as load
-
-    return hasattr(load, "load_source")
+    ds = read_dataset(text) if text.endswith(".parquet") else load_source(text, limit=limit)
+    return ds if limit is None or len(ds.pairs) <= limit else ds.head(limit)
 
 
 def engine_stats(engine: LLMEngine | None) -> dict[str, Any]:
@@ -138,7 +125,10 @@ def annotate_pairs(
     """
     ann = resolve_annotator(annotator)
     if ann.needs_llm and engine is None:
-        raise InputError(f"annotator {ann.name!r} needs a model (give --model and --base-url)")
+        raise InputError(
+            f"annotator {ann.name!r} asks an LLM: give the model (and its server) to ask",
+            field="model",
+        )
     start = time.perf_counter()
     if ann.needs_llm and engine is not None:
         estimate = engine.preflight(ann.planned_requests(pairs))
@@ -150,6 +140,7 @@ def annotate_pairs(
         "name": ann.name,
         "version": ann.version,
         "prompt_hashes": ann.prompt_hashes(),
+        "file": str(ann.attribute_set.file) if ann.attribute_set.file else None,
     }
     na = table.loc[table["value"].isna(), "na_reason"].value_counts()
     summary = {

@@ -16,7 +16,7 @@ import importlib.util
 import sys
 from collections.abc import Sequence
 
-from preference_dissect import __version__
+from preference_dissect._version import __version__
 from preference_dissect.errors import InputError, NoUsableOutputError
 
 #: Sub-commands in pipeline order.

@@ -217,7 +217,7 @@ def _check_policies(na: str, ties: str, on_disagree: str, not_applicable: str) -
     ):
         if value not in valid:
             raise InputError(
-                f"unknown {name} policy {value!r} (use {' or '.join(valid)})", field=name
+                f"unknown {name} policy {value!r} (valid: {', '.join(valid)})", field=name
             )
 
 
@@ -235,7 +235,7 @@ def _specs_for(ann: pd.DataFrame, attribute_set: Any, file: Any) -> list[Compare
         if unknown:
             raise InputError(
                 f"the annotations come from attribute set {unknown[0]!r}, which is not bundled: "
-                "pass its YAML file (--attribute-set PATH)",
+                "pass its YAML file (attribute_set; --attribute-set PATH)",
                 file=file,
                 field="annotator",
             )

@@ -1,8 +1,8 @@
-"""Fit a whole features table to one saved ``InferenceData``, resumably, with progress.
-
-This is the library entry point used by ``prefdissect fit`` and ``prefdissect run``: finished
+"""Fit a whole features table to one ``InferenceData``, with progress: in memory
+(:func:`fit_table_idata`, the Python API's ``fit``) or saved, resumably
+(:func:`fit_features`, used by ``prefdissect fit`` and ``prefdissect run``: finished
 (judge, group) fits are checkpointed beside the output (``OUT.partial/``) so an interrupted
-fit resumes without redoing them.
+fit resumes without redoing them).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from preference_dissect.consoles import live_bars_work
 from preference_dissect.errors import InputError
 from preference_dissect.fit.features import FeatureTable
 from preference_dissect.fit.spec import FitSpec
@@ -26,8 +27,8 @@ class FitOutcome:
     ----------
     idata : arviz.InferenceData
         All fits, dims (judge, group, attribute); saved at ``path``.
-    path : pathlib.Path
-        The NetCDF file.
+    path : pathlib.Path or None
+        The NetCDF file (``None``: kept in memory, :func:`fit_table_idata`).
     methods : dict
         Number of fits per method (``is`` importance sampling, ``nuts``...).
     notes : list of str
@@ -39,7 +40,7 @@ class FitOutcome:
     """
 
     idata: Any
-    path: Path
+    path: Path | None
     methods: dict[str, int]
     notes: list[str]
     seconds: float
@@ -74,6 +75,130 @@ def dropped_summary(cells: dict[tuple[str, str], Any]) -> str:
     )
 
 
+def check_cell_sizes(table: FeatureTable, spec: FitSpec) -> None:
+    """At least one (judge, group) cell must reach ``spec.min_group_size`` rows."""
+    sizes = table.frame.groupby(["judge", "group"], sort=False).size()
+    if not (sizes >= spec.min_group_size).any():
+        raise InputError(
+            f"no (judge, group) cell has at least {spec.min_group_size} rows (largest: "
+            f"{int(sizes.max())}); lower min_group_size (--min-group-size)",
+            field="min_group_size",
+        )
+
+
+def fit_table_idata(
+    table: FeatureTable,
+    spec: FitSpec,
+    *,
+    source: str = "",
+    console: Any = None,
+    checkpoint: Any = None,
+    progress: bool = True,
+) -> FitOutcome:
+    """Fit every (judge, group) cell of ``table`` into one ``InferenceData`` (in memory).
+
+    Parameters
+    ----------
+    table : FeatureTable
+        Validated features (see :func:`preference_dissect.fit.features.validate_features`).
+    spec : FitSpec
+        Model, prior, sampler and draws.
+    source : str
+        Description of the features' origin, stored in the fit's attributes.
+    console : rich.console.Console, optional
+        Where progress and warnings go (default: stderr).
+    checkpoint : Checkpoint, optional
+        Saves each finished fit and gives back those of an interrupted earlier run.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    FitOutcome
+        With ``path`` ``None``.
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from rich.console import Console
+
+    from preference_dissect.fit.cells import fit_table
+    from preference_dissect.fit.idata import build_idata
+
+    check_cell_sizes(table, spec)
+    start = time.perf_counter()
+    console = console or Console(stderr=True)
+    done = checkpoint.load() if checkpoint is not None else {}
+    if done:
+        console.print(f"resuming: {len(done)} fit(s) saved by an earlier run", highlight=False)
+    notes = [f"dropped {table.dropped_rows} rows with missing values"] if table.dropped_rows else []
+    notes += [f"{j} / {g}: {note}" for (j, g), cell in done.items() for note in cell.notes]
+    notes += [f"{j} / {g}: not fitted: {c.reason}" for (j, g), c in done.items() if c.reason]
+    n_cells = table.frame.groupby(["judge", "group"], sort=False).ngroups
+    with _FitProgress(console, n_cells, len(done), progress) as bar:
+
+        def on_fit(judge: str, group: str, cell: Any) -> None:
+            notes.extend(bar.fitted(judge, group, cell))
+            if checkpoint is not None:
+                checkpoint.save(judge, group, cell)
+
+        cells = fit_table(table, spec, on_fit=on_fit, done=done)
+    seconds = time.perf_counter() - start
+    attrs = {"spec": spec.to_dict(), "warnings": notes, "source": source}
+    attrs["seconds"] = round(seconds, 3)
+    idata = build_idata(
+        table.judges, table.groups, table.attributes, spec.chains, spec.draws, cells, attrs=attrs
+    )
+    for line in (skipped_summary(cells), dropped_summary(cells)):
+        if line:
+            console.print(f"note: {line}", highlight=False)
+    methods: dict[str, int] = {}
+    for cell in cells.values():
+        methods[cell.method] = methods.get(cell.method, 0) + 1
+    return FitOutcome(idata, None, methods, notes, seconds, len(done))
+
+
+class _FitProgress:
+    """The fit's progress bar (or none) and its warnings, one line per cell note."""
+
+    def __init__(self, console: Any, total: int, completed: int, show: bool) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.console = console
+        self.bar = Progress(
+            TextColumn("fit"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=console,
+            transient=True,
+            disable=not (show and live_bars_work(console)),
+        )
+        self.task = self.bar.add_task("", total=total, completed=completed)
+
+    def __enter__(self) -> _FitProgress:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
+
+    def fitted(self, judge: str, group: str, cell: Any) -> list[str]:
+        """Advance the bar; print and return the cell's notes."""
+        notes = [f"{judge} / {group}: not fitted: {cell.reason}"] if cell.reason else []
+        for note in cell.notes:
+            msg = f"{judge} / {group}: {note}"
+            notes.append(msg)
+            self.bar.console.print(f"warning: {msg}", style="yellow", highlight=False)
+        self.bar.update(self.task, advance=1, description=f"{judge} / {group}")
+        return notes
+
+
 def fit_features(
     table: FeatureTable,
     spec: FitSpec,
@@ -104,80 +229,16 @@ def fit_features(
     -------
     FitOutcome
     """
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from preference_dissect.fit.cells import fit_table
     from preference_dissect.fit.checkpoint import Checkpoint, table_fingerprint
-    from preference_dissect.fit.idata import build_idata, save_fit
+    from preference_dissect.fit.idata import save_fit
 
-    sizes = table.frame.groupby(["judge", "group"], sort=False).size()
-    if not (sizes >= spec.min_group_size).any():
-        raise InputError(
-            f"no (judge, group) cell has at least {spec.min_group_size} rows (largest: "
-            f"{int(sizes.max())}); lower min_group_size (--min-group-size)",
-            field="min_group_size",
-        )
-    start = time.perf_counter()
-    console = console or Console(stderr=True)
+    check_cell_sizes(table, spec)
     checkpoint = Checkpoint(
         out, {"spec": spec.to_dict(), "features": table_fingerprint(table.frame)}
     )
     if not resume:
         checkpoint.remove()
-    done = checkpoint.load()
-    if done:
-        console.print(f"resuming: {len(done)} fit(s) saved by an earlier run", highlight=False)
-    n_cells = len(sizes)
-    notes: list[str] = []
-    if table.dropped_rows:
-        notes.append(f"dropped {table.dropped_rows} rows with missing values")
-    notes += [f"{j} / {g}: {note}" for (j, g), cell in done.items() for note in cell.notes]
-    notes += [f"{j} / {g}: not fitted: {c.reason}" for (j, g), c in done.items() if c.reason]
-    with Progress(
-        TextColumn("fit"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("", total=n_cells, completed=len(done))
-
-        def on_fit(judge: str, group: str, cell: Any) -> None:
-            if cell.reason:
-                notes.append(f"{judge} / {group}: not fitted: {cell.reason}")
-            for note in cell.notes:
-                msg = f"{judge} / {group}: {note}"
-                notes.append(msg)
-                progress.console.print(f"warning: {msg}", style="yellow", highlight=False)
-            checkpoint.save(judge, group, cell)
-            progress.update(task, advance=1, description=f"{judge} / {group}")
-
-        cells = fit_table(table, spec, on_fit=on_fit, done=done)
-    seconds = time.perf_counter() - start
-    idata = build_idata(
-        table.judges,
-        table.groups,
-        table.attributes,
-        spec.chains,
-        spec.draws,
-        cells,
-        attrs={
-            "spec": spec.to_dict(),
-            "warnings": notes,
-            "source": source,
-            "seconds": round(seconds, 3),
-        },
-    )
-    path = save_fit(idata, out)
+    outcome = fit_table_idata(table, spec, source=source, console=console, checkpoint=checkpoint)
+    outcome.path = Path(save_fit(outcome.idata, out))
     checkpoint.remove()
-    for line in (skipped_summary(cells), dropped_summary(cells)):
-        if line:
-            console.print(f"note: {line}", highlight=False)
-    methods: dict[str, int] = {}
-    for cell in cells.values():
-        methods[cell.method] = methods.get(cell.method, 0) + 1
-    return FitOutcome(idata, Path(path), methods, notes, seconds, len(done))
+    return outcome

@@ -15,13 +15,12 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from preference_dissect.config import Validated
 from preference_dissect.definitions import model_names, model_spec_file, read_yaml
 from preference_dissect.errors import InputError
+from preference_dissect.validation import Validated
 
-SAMPLERS = ("auto", "nuts")
 DEFAULT_MODEL_SPEC = "logistic"
 
 
@@ -194,14 +193,16 @@ class FitSpec(Validated):
         data["model_spec"] = str(name)
         return {**model_spec_defaults(str(name)), **data}
 
-    @model_validator(mode="after")
-    def _known_likelihood(self) -> FitSpec:
+    @field_validator("likelihood")
+    @classmethod
+    def _known_likelihood(cls, value: str) -> str:
         from preference_dissect.fit.families import LIKELIHOODS
 
-        if self.likelihood not in LIKELIHOODS:
-            valid = ", ".join(LIKELIHOODS.names())
-            raise ValueError(f"unknown likelihood {self.likelihood!r} (valid: {valid})")
-        return self
+        if value not in LIKELIHOODS:
+            raise ValueError(
+                f"unknown likelihood {value!r} (valid: {', '.join(LIKELIHOODS.names())})"
+            )
+        return value
 
     @property
     def uses_importance_sampling(self) -> bool:

@@ -147,6 +147,24 @@ def write_jsonl(rows: list[dict[str, Any]], target: str | os.PathLike[str]) -> P
     return Path(target)
 
 
+def export_rows(
+    dataset: PairDataset,
+    *,
+    judge: str | None = None,
+    min_confidence: float | None = None,
+    consistent_only: bool = False,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """:func:`trl_rows` of the chosen judge (:func:`pick_judge`); none left is an error."""
+    name = pick_judge(dataset, judge)
+    rows, report = trl_rows(
+        dataset, name, min_confidence=min_confidence, consistent_only=consistent_only
+    )
+    if not rows:
+        reasons = ", ".join(f"{k} {v}" for k, v in report["skipped"].items()) or "no pairs"
+        raise InputError(f"no pair left to export (skipped: {reasons})")
+    return rows, report
+
+
 def export_pairs(
     dataset: PairDataset,
     out: str | os.PathLike[str],
@@ -167,13 +185,9 @@ def export_pairs(
         raise InputError(
             f"unknown export format {fmt!r} (use {', '.join(FORMATS)})", field="format"
         )
-    name = pick_judge(dataset, judge)
-    rows, report = trl_rows(
-        dataset, name, min_confidence=min_confidence, consistent_only=consistent_only
+    rows, report = export_rows(
+        dataset, judge=judge, min_confidence=min_confidence, consistent_only=consistent_only
     )
-    if not rows:
-        reasons = ", ".join(f"{k} {v}" for k, v in report["skipped"].items()) or "no pairs"
-        raise InputError(f"no pair left to export (skipped: {reasons})")
     write_jsonl(rows, out)
     report.update({"format": fmt, "out": str(out)})
     return report

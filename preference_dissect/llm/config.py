@@ -10,8 +10,8 @@ from typing import Any, Literal
 import pydantic
 from pydantic import Field, model_validator
 
-from preference_dissect.config import Validated
 from preference_dissect.urls import strip_userinfo
+from preference_dissect.validation import Validated
 
 STRUCTURED_MODES = ("auto", "json_schema", "json_object", "text")  # LLMConfig.structured
 #: HTTP transports under the ``openai`` SDK: ``aiohttp`` (the SDK's ``DefaultAioHttpClient``,

@@ -39,7 +39,11 @@ class RunProgress:
             TimeRemainingColumn,
         )
 
+        from preference_dissect.consoles import live_bars_work
+
         self.console = Console(stderr=True)
+        if not live_bars_work(self.console):
+            return  # lines are still printed; no live bar
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),

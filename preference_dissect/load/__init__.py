@@ -114,7 +114,11 @@ def load_source(
         raise InputError(
             f"a column mapping is only used by the generic format, not {fmt!r}", field="map"
         )
-    ds = LOADERS.get(fmt).read(request)
+    loader = LOADERS.get(fmt)
+    ds = loader.read(request)
+    if not loader.read.__module__.startswith("preference_dissect."):
+        # a plug-in's dataset is checked here (built-in loaders check theirs row by row)
+        ds.validate(file=where if isinstance(where, Path) else None)
     ds.info.setdefault("source", source)
     ds.info["seed"] = ds.info.get("seed", seed)
     ds.info.setdefault("format", fmt)

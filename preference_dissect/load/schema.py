@@ -126,6 +126,15 @@ class PairDataset:
         self.pairs = normalise_pairs(self.pairs)
         self.labels = normalise_labels(self.labels)
 
+    def head(self, n: int) -> PairDataset:
+        """The first ``n`` pairs and their labels."""
+        keep = self.pairs.head(n)
+        labels = self.labels[self.labels["pair_id"].isin(keep["pair_id"])]
+        return PairDataset(keep, labels, dict(self.info))
+
+    def __repr__(self) -> str:
+        return f"PairDataset({len(self.pairs)} pairs, judges {self.dissectable_judges})"
+
     @property
     def judges(self) -> list[str]:
         """Judge names in the label table, in order of first appearance."""

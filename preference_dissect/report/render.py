@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from preference_dissect import __version__
+from preference_dissect._version import __version__
 from preference_dissect.io import write_text
 from preference_dissect.report import sections
 from preference_dissect.report.artifacts import read_run

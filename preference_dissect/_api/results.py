@@ -1,0 +1,285 @@
+"""What a fit says: :func:`scores`, :func:`similarity`, :func:`contrasts`, the figures
+:func:`plot_scores` and :func:`plot_similarity`; judge audits (:func:`audit`) and the TRL
+export (:func:`export_trl`)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+import pandas as pd
+
+from preference_dissect._api.data import _dataset
+from preference_dissect.errors import InputError
+from preference_dissect.load.schema import PairDataset
+
+#: The probability mass of every interval the API reports (95% HDIs).
+HDI_PROB = 0.95
+
+
+def _idata(value: Any) -> Any:
+    """``value`` as a fit: an InferenceData, or the path of a saved one."""
+    if isinstance(value, str | os.PathLike):
+        from preference_dissect.fit.idata import load_fit
+
+        return load_fit(value)
+    if not hasattr(value, "posterior"):
+        raise InputError(
+            f"must be an arviz.InferenceData (from fit) or its file, got {type(value).__name__}",
+            field="idata",
+        )
+    return value
+
+
+def scores(idata: Any, *, hdi_prob: float = HDI_PROB) -> pd.DataFrame:
+    """Every fitted weight with its interval, and GAIR's preference score.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData or path
+        :func:`fit` output (or a saved ``fit.nc``).
+    hdi_prob : float
+        Mass of the highest-density intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (judge, group, attribute): ``mean, sd, hdi_low, hdi_high`` of the weight,
+        ``score = 100 * sigmoid(mean)`` (50: no effect) with ``score_low, score_high``, ``n``
+        (pairs in the fit) and ``n_nonzero`` (pairs where the attribute differs: those that
+        inform the weight). Attributes constant in a cell have no row; point estimates (one
+        draw) have NaN intervals.
+
+    Examples
+    --------
+    >>> import preference_dissect as pdx
+    >>> pairs = pdx.load("bundled:hh-rlhf", limit=120)
+    >>> idata = pdx.fit(pdx.compare(pdx.annotate(pairs), pairs), draws=200, progress=False)
+    >>> table = pdx.scores(idata)
+    >>> bool((table["score_low"] <= table["score"]).all())
+    True
+    """
+    from preference_dissect.analyse.scores import weight_summary
+
+    return weight_summary(_idata(idata), hdi_prob)
+
+
+def similarity(
+    idata: Any,
+    *,
+    groups: list[str] | None = None,
+    matrix: bool = False,
+    hdi_prob: float = HDI_PROB,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """How alike two judges' preferences are: the mean over groups of the Pearson
+    correlation of their weights, computed draw by draw (its posterior mean and HDI).
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData or path
+    groups : list of str, optional
+        Groups to average over (default: the scenario groups that have fits).
+    matrix : bool
+        Return the judge x judge matrix of posterior means instead of the long table.
+    hdi_prob : float
+    seed : int
+        Seed of the posterior draws used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pair of judges: ``judge_a, judge_b, similarity`` (posterior mean),
+        ``hdi_low, hdi_high``, ``plugin`` (the correlation of posterior means: GAIR's
+        number, higher because shrunk means look alike) and ``groups`` used; or, with
+        ``matrix``, the judge x judge matrix.
+    """
+    from preference_dissect.analyse.similarity import judge_similarity
+
+    result = judge_similarity(_idata(idata), groups, hdi_prob=hdi_prob, seed=seed)
+    return result.matrix if matrix else result.pairs
+
+
+def contrasts(idata: Any, reference: str, *, hdi_prob: float = HDI_PROB) -> pd.DataFrame:
+    """Where each judge weighs an attribute differently from ``reference``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``judge, reference, group, attribute, label, diff`` (weight difference) with its
+        ``hdi_low, hdi_high`` and ``p_greater`` (posterior probability that ``diff > 0``).
+
+    Raises
+    ------
+    InputError
+        ``reference`` is not a judge of the fit (listing those that are).
+    """
+    from preference_dissect.analyse.similarity import judge_contrasts
+
+    return judge_contrasts(_idata(idata), reference, hdi_prob)
+
+
+def plot_scores(
+    idata: Any, group: str = "all", *, judges: list[str] | None = None, title: str | None = None
+) -> Any:
+    """One group's preference scores with 95% HDIs: a row per attribute, a series per judge.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData or path
+    group : str
+        ``all``, a scenario or a query group that has fits.
+    judges : list of str, optional
+        Series and their order (default: every judge of the fit).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    InputError
+        No judge has a fit in ``group`` (listing the groups that have).
+
+    Examples
+    --------
+    >>> import preference_dissect as pdx
+    >>> pairs = pdx.load("bundled:hh-rlhf", limit=120)
+    >>> idata = pdx.fit(pdx.compare(pdx.annotate(pairs), pairs), draws=200, progress=False)
+    >>> fig = pdx.plot_scores(idata, "all")
+    >>> fig.savefig("scores.png")  # doctest: +SKIP
+    """
+    from preference_dissect.analyse.plots import group_scores_figure
+    from preference_dissect.analyse.scores import weight_summary
+
+    summary = weight_summary(_idata(idata))
+    names = judges or list(dict.fromkeys(summary["judge"]))
+    fig = group_scores_figure(summary, group, names, title=title)
+    if fig is None:
+        fitted = ", ".join(dict.fromkeys(summary["group"])) or "none"
+        raise InputError(f"no fit in group {group!r} (groups with fits: {fitted})", field="group")
+    return fig
+
+
+def plot_similarity(idata: Any, *, groups: list[str] | None = None, seed: int = 0) -> Any:
+    """Heatmap of :func:`similarity` (``matrix=True``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from preference_dissect.analyse.plots import (
+        SIMILARITY_POINT_TITLE,
+        SIMILARITY_TITLE,
+        similarity_figure,
+    )
+    from preference_dissect.analyse.similarity import judge_similarity
+
+    result = judge_similarity(_idata(idata), groups, seed=seed)
+    title = SIMILARITY_POINT_TITLE if result.point_estimates else SIMILARITY_TITLE
+    return similarity_figure(result.matrix, title)
+
+
+def audit(
+    pairs: PairDataset,
+    reference: str = "human",
+    *,
+    judges: list[str] | None = None,
+    by: Literal["judge", "group", "subset"] = "judge",
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """How well each judge agrees with a reference judge (or the gold answers), with
+    bootstrap intervals, and its position bias.
+
+    Parameters
+    ----------
+    pairs : PairDataset
+        Pairs with several judges' labels (or gold answers).
+    reference : str
+        A judge name, or ``gold``.
+    judges : list of str, optional
+        Judges to audit (default: all but the reference).
+    by : {"judge", "group", "subset"}
+        One row per judge, per (group, judge) (``all``, scenarios, query groups), or per
+        (gold subset, judge) (LLMBar's Natural / Adversarial-* subsets).
+    bootstrap : int
+        Resamples for the 95% intervals (0: none).
+    seed : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per judge: ``agreement`` (and ``_low``/``_high``), Cohen's ``kappa``, ``consistency``
+        across the two orders, ``first_slot_rate``, tie rates and pair counts.
+
+    Examples
+    --------
+    >>> import preference_dissect as pdx
+    >>> table = pdx.audit(pdx.load("bundled:pandalm"), reference="majority", bootstrap=0)
+    >>> table["judge"].tolist()
+    ['annotator1', 'annotator2', 'annotator3']
+    """
+    from preference_dissect.analyse.audit import audit_judges
+
+    tables = {"judge": "table", "group": "group_table", "subset": "gold_subset_table"}
+    if by not in tables:
+        raise InputError(f"must be one of {', '.join(tables)}, got {by!r}", field="by")
+    result = audit_judges(
+        _dataset(pairs, "pairs"),
+        reference=reference,
+        judges=judges,
+        by_group=by == "group",
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+    return getattr(result, tables[by])()
+
+
+def export_trl(
+    pairs: PairDataset,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    judge: str | None = None,
+    min_confidence: float | None = None,
+    consistent_only: bool = False,
+) -> pd.DataFrame:
+    """A judge's verdicts as TRL conversational preference rows (``prompt, chosen,
+    rejected``, each a list of chat messages) for DPO / reward-model training.
+
+    Parameters
+    ----------
+    pairs : PairDataset
+    out : path, optional
+        Also write them as JSONL (atomically).
+    judge : str, optional
+        Whose verdicts (default: the only judge, else an error listing them).
+    min_confidence : float, optional
+        Keep pairs with ``max(p_a, 1 - p_a) >= min_confidence``.
+    consistent_only : bool
+        Keep pairs whose two presentation orders agree.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per exported pair; ``attrs["export"]`` counts what was kept and skipped.
+
+    Raises
+    ------
+    InputError
+        An unknown judge (listing them), a bad threshold, or no pair left.
+    """
+    from preference_dissect.judges.export import export_rows, write_jsonl
+
+    rows, report = export_rows(
+        _dataset(pairs, "pairs"),
+        judge=judge,
+        min_confidence=min_confidence,
+        consistent_only=consistent_only,
+    )
+    if out is not None:
+        write_jsonl(rows, out)
+    frame = pd.DataFrame(rows)
+    frame.attrs["export"] = report
+    return frame
