@@ -37,12 +37,17 @@ from preference_dissect._api.data import from_frame, load, save_pairs
 from preference_dissect._api.modeling import compare, fit
 from preference_dissect._api.results import (
     audit,
+    collinearity,
+    compare_models,
     contrasts,
     export_trl,
+    loo,
     plot_scores,
     plot_similarity,
     scores,
     similarity,
+    vif,
+    weight_correlations,
 )
 from preference_dissect._api.runs import Run, open_run, report, run
 from preference_dissect._version import __version__
@@ -66,13 +71,16 @@ __all__ = [
     "annotate",
     "audit",
     "classify",
+    "collinearity",
     "compare",
+    "compare_models",
     "contrasts",
     "export_trl",
     "fit",
     "from_frame",
     "judge",
     "load",
+    "loo",
     "open_run",
     "plot_scores",
     "plot_similarity",
@@ -81,4 +89,6 @@ __all__ = [
     "save_pairs",
     "scores",
     "similarity",
+    "vif",
+    "weight_correlations",
 ]

@@ -283,3 +283,136 @@ def export_trl(
     frame = pd.DataFrame(rows)
     frame.attrs["export"] = report
     return frame
+
+
+def collinearity(
+    features: pd.DataFrame, *, threshold: float = 0.8, min_pairs: int | None = None
+) -> pd.DataFrame:
+    """How strongly two attributes' comparisons move together, per group.
+
+    Correlated attributes share the credit for a verdict: the fit tells them apart only
+    through the pairs where they disagree, so their weights trade off (see
+    :func:`weight_correlations`) and their intervals widen.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        :func:`compare` output.
+    threshold : float
+        ``|r|`` above which a pair of attributes is ``flagged``.
+    min_pairs : int, optional
+        Groups with fewer pairs are left out (default: the model's minimum group size).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group, attribute_a, attribute_b, r, n, flagged`` (each pair of a group counted once).
+
+    Examples
+    --------
+    >>> import preference_dissect as pdx
+    >>> pairs = pdx.load("bundled:hh-rlhf", limit=300)
+    >>> table = pdx.collinearity(pdx.compare(pdx.annotate(pairs), pairs))
+    >>> row = table.set_index(["attribute_a", "attribute_b"]).loc[("words", "tokens")]
+    >>> bool(row["flagged"]), round(float(row["r"]), 2)
+    (True, 0.85)
+    """
+    from preference_dissect.analyse.collinearity import feature_correlations
+
+    return feature_correlations(_features(features), threshold=threshold, min_pairs=min_pairs)
+
+
+def vif(
+    features: pd.DataFrame, *, threshold: float = 10.0, min_pairs: int | None = None
+) -> pd.DataFrame:
+    """Variance inflation factor of every attribute per group, ``1 / (1 - R^2)`` of the
+    attribute regressed on the others: 1 = independent, above 10 = its weight is poorly
+    identified, ``inf`` = an exact combination of other attributes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``group, attribute, vif, flagged``.
+    """
+    from preference_dissect.analyse.collinearity import variance_inflation
+
+    return variance_inflation(_features(features), threshold=threshold, min_pairs=min_pairs)
+
+
+def weight_correlations(idata: Any, *, threshold: float = 0.8) -> pd.DataFrame:
+    """The posterior correlation of every two weights of each fit (strongly negative: the
+    data cannot say which of the two attributes the judge rewards).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``judge, group, attribute_a, attribute_b, r, flagged``; empty for point estimates.
+    """
+    from preference_dissect.analyse.collinearity import weight_correlations as correlations
+
+    return correlations(_idata(idata), threshold=threshold)
+
+
+def loo(idata: Any, features: pd.DataFrame) -> pd.DataFrame:
+    """PSIS-LOO of a fit: its expected log predictive density on verdicts it did not see.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData or path
+    features : pandas.DataFrame
+        The features the fit was fitted on.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``elpd_loo``, ``se``, ``p_loo`` (effective number of parameters),
+        ``observations``, ``draws``, ``k_max`` and ``k_bad`` (observations whose Pareto
+        k > 0.7, an unreliable estimate).
+    """
+    from preference_dissect.analyse.loo import loo as psis_loo
+
+    return psis_loo(_idata(idata), _features(features))
+
+
+def compare_models(fits: dict[str, Any], features: pd.DataFrame) -> pd.DataFrame:
+    """Rank fits of the same features by PSIS-LOO (``elpd_diff`` with its standard error
+    ``dse``, stacking ``weight``).
+
+    Parameters
+    ----------
+    fits : dict
+        ``{name: InferenceData or path}``: fits of ``features`` with another prior,
+        likelihood of the same outcome, or attribute set.
+    features : pandas.DataFrame
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by name, best first.
+
+    Raises
+    ------
+    InputError
+        Fewer than two fits, different outcomes (logistic vs linear) or different rows.
+
+    Examples
+    --------
+    >>> import preference_dissect as pdx
+    >>> pairs = pdx.load("bundled:hh-rlhf", limit=300)
+    >>> features = pdx.compare(pdx.annotate(pairs), pairs)
+    >>> fits = {p: pdx.fit(features, prior=p, draws=300, progress=False)
+    ...         for p in ("laplace:0.1", "normal:1")}
+    >>> list(pdx.compare_models(fits, features).columns[:4])
+    ['rank', 'elpd_loo', 'p_loo', 'elpd_diff']
+    """
+    from preference_dissect.analyse.loo import compare_models as psis_compare
+
+    if not isinstance(fits, dict):
+        raise InputError(f"must be a dict of name -> fit, got {type(fits).__name__}", field="fits")
+    return psis_compare({k: _idata(v) for k, v in fits.items()}, _features(features))
+
+
+def _features(value: Any) -> pd.DataFrame:
+    from preference_dissect._api.modeling import _features as checked
+
+    return checked(value)

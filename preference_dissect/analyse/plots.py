@@ -222,6 +222,21 @@ def similarity_figure(matrix: pd.DataFrame, title: str = SIMILARITY_TITLE) -> An
     return fig
 
 
+def correlation_figure(matrix: pd.DataFrame, title: str) -> Any:
+    """Heatmap of an attribute x attribute correlation matrix (-1 blue, +1 red)."""
+    k = len(matrix)
+    fig, ax = new_figure((2.2 + 0.3 * k, 1.6 + 0.3 * k))
+    im = ax.imshow(matrix.to_numpy(dtype=float), cmap="RdBu_r", vmin=-1, vmax=1)
+    names = [_short(a, 24) for a in matrix.index]
+    ax.set_xticks(range(k))
+    ax.set_xticklabels(names, rotation=70, ha="right", fontsize=7)
+    ax.set_yticks(range(k))
+    ax.set_yticklabels(names, fontsize=7)
+    ax.set_title(plot_text(title), fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+    return fig
+
+
 def sensitivity_figure(table: pd.DataFrame, title: str = "Sensitivity to errors") -> Any:
     """Grouped bars: per judge, the score of each error attribute with HDI whiskers."""
     judges = list(dict.fromkeys(table["judge"].tolist()))

@@ -35,8 +35,11 @@ def write_csv(frame: pd.DataFrame, target: str | os.PathLike[str], index: bool =
 
 
 def _finite(value: Any) -> Any:
+    """A JSON-ready scalar: NaN and inf become None, numpy scalars Python ones."""
     if isinstance(value, float | np.floating):
         return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.bool_ | np.integer):
+        return value.item()
     return value
 
 
@@ -69,6 +72,78 @@ def _prior_summary(prior: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def _judge_comparisons(
+    idata: Any,
+    judges: list[str],
+    out: Path,
+    result: dict[str, Any],
+    reference: str | None,
+    sizes: dict[str, float] | None,
+) -> list[Path]:
+    """Similarity (+ size groups) and contrasts with the reference judge."""
+    sim = judge_similarity(idata)
+    matrix = sim.matrix.loc[judges, judges]
+    files = [write_csv(matrix, out / "similarity.csv", index=True)]
+    files.append(write_csv(sim.pairs, out / "similarity_pairs.csv"))
+    files += plots.plot_similarity(matrix, out / "similarity", point_estimates=sim.point_estimates)
+    sizes_result = size_group_similarity(sim, sizes)
+    if sizes_result["small_judges"] or sizes_result["large_judges"]:
+        result["size_similarity"] = sizes_result
+    ref = reference or ("human" if "human" in judges else judges[0])
+    files.append(write_csv(judge_contrasts(idata, ref), out / "contrasts.csv"))
+    result["contrast_reference"] = ref
+    return files
+
+
+def _records(table: pd.DataFrame, limit: int = 20) -> list[dict[str, Any]]:
+    return [{k: _finite(v) for k, v in r.items()} for r in table.head(limit).to_dict("records")]
+
+
+def _collinearity(
+    idata: Any, features: pd.DataFrame | None, out: Path, result: dict[str, Any]
+) -> list[Path]:
+    """Posterior weight correlations; with the features, their correlations, VIFs and the
+    fit's PSIS-LOO (see :mod:`.collinearity`, :mod:`.loo`)."""
+    from preference_dissect.analyse.collinearity import (
+        feature_correlations,
+        variance_inflation,
+        weight_correlations,
+    )
+
+    posterior = weight_correlations(idata)
+    files = [write_csv(posterior, out / "weight_correlation.csv")]
+    flagged = posterior[posterior["flagged"]].sort_values("r")
+    result["collinearity"] = {"weights_flagged": _records(flagged)}
+    if features is None:
+        return files
+    corr, vif = feature_correlations(features), variance_inflation(features)
+    files += [write_csv(corr, out / "collinearity.csv"), write_csv(vif, out / "vif.csv")]
+    order = corr.loc[corr["flagged"]].reindex(
+        corr.loc[corr["flagged"], "r"].abs().sort_values(ascending=False).index
+    )
+    result["collinearity"]["features_flagged"] = _records(order)
+    result["collinearity"]["vif_flagged"] = _records(
+        vif[vif["flagged"]].sort_values("vif", ascending=False)
+    )
+    result["loo"] = _loo_summary(idata, features)
+    return files
+
+
+def _loo_summary(idata: Any, features: pd.DataFrame) -> dict[str, Any] | None:
+    """The fit's PSIS-LOO (None for point estimates, or a likelihood without pointwise
+    log-likelihoods)."""
+    from preference_dissect.analyse.loo import loo
+    from preference_dissect.analyse.scores import has_draws
+
+    if not has_draws(idata):
+        return None
+    try:
+        row = loo(idata, features).to_dict("records")[0]
+    except NotImplementedError:
+        return None
+    return {k: _finite(v) for k, v in row.items()}
+
+
 def analyse_fit(
     idata: Any,
     out_dir: str | os.PathLike[str],
@@ -78,13 +153,16 @@ def analyse_fit(
     reference: str | None = None,
     sizes: dict[str, float] | None = None,
     progress: Callable[[str], None] | None = None,
+    features: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Write the analysis of ``idata`` to ``out_dir`` and return the summary.
 
     Files: ``scores.csv``, ``top_bottom.csv``, ``diagnostics.csv``, ``sensitivity.csv`` (when
     error attributes exist), ``similarity.csv`` + ``similarity_pairs.csv`` and
-    ``contrasts.csv`` (more than one judge), ``scores_<group>.{png,svg}``,
-    ``similarity.{png,svg}``, ``sensitivity.{png,svg}``, ``summary.json``.
+    ``contrasts.csv`` (more than one judge), ``weight_correlation.csv`` (posterior draws),
+    ``scores_<group>.{png,svg}``, ``similarity.{png,svg}``, ``sensitivity.{png,svg}``,
+    ``summary.json``; with the fit's ``features``, also ``collinearity.csv``, ``vif.csv``
+    and the PSIS-LOO of the fit (in ``summary.json``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -126,20 +204,9 @@ def analyse_fit(
     fitted_judges = list(dict.fromkeys(summary_table["judge"].tolist()))
     if len(fitted_judges) > 1:
         step("similarity")
-        sim = judge_similarity(idata)
-        matrix = sim.matrix.loc[fitted_judges, fitted_judges]
-        files.append(write_csv(matrix, out / "similarity.csv", index=True))
-        files.append(write_csv(sim.pairs, out / "similarity_pairs.csv"))
-        point = sim.point_estimates
-        files += plots.plot_similarity(matrix, out / "similarity", point_estimates=point)
-        sizes_result = size_group_similarity(sim, sizes)
-        if sizes_result["small_judges"] or sizes_result["large_judges"]:
-            result["size_similarity"] = sizes_result
-        step("contrasts")
-        ref = reference or ("human" if "human" in fitted_judges else fitted_judges[0])
-        contrasts = judge_contrasts(idata, ref)
-        files.append(write_csv(contrasts, out / "contrasts.csv"))
-        result["contrast_reference"] = ref
+        files += _judge_comparisons(idata, fitted_judges, out, result, reference, sizes)
+    step("collinearity")
+    files += _collinearity(idata, features, out, result)
     step("plots")
     chosen = plot_judges or fitted_judges[:MAX_PLOT_JUDGES]
     for group in groups:

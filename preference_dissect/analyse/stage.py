@@ -29,7 +29,9 @@ class AnalyzeStage(Stage):
     def run(self, ctx: RunContext) -> dict[str, Any]:
         from preference_dissect.analyse.run import analyse_fit
 
-        result = analyse_fit(ctx.values["fit"], ctx.artifact("analysis"))
+        result = analyse_fit(
+            ctx.values["fit"], ctx.artifact("analysis"), features=ctx.values["features"]
+        )
         ctx.say(f"analyze: {len(result.get('files', []))} files in {ctx.artifact('analysis')}")
         return {"files": len(result.get("files", []))}
 

@@ -32,6 +32,12 @@ def register(subparsers: Any) -> None:
         "--reference", help="reference judge of the contrasts (default: human, else the first)"
     )
     p.add_argument(
+        "--features",
+        default=None,
+        metavar="FILE",
+        help="the fit's features table: adds attribute correlations, VIFs and the PSIS-LOO",
+    )
+    p.add_argument(
         "--size",
         action="append",
         default=[],
@@ -67,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from preference_dissect.errors import InputError
     from preference_dissect.fit.external import read_gair_weights
     from preference_dissect.fit.idata import load_fit
-    from preference_dissect.io import check_output_folder
+    from preference_dissect.io import check_output_folder, read_table
 
     if args.top_k < 1:
         raise InputError("--top-k must be at least 1", field="top-k")
@@ -79,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     for j in (args.plot_judges or []) + ([args.reference] if args.reference else []):
         if j not in judges:
             raise InputError(f"unknown judge {j!r}", field="judge")
+    features = read_table(args.features) if args.features else None
     console = Console(stderr=True)
     with console.status("analysing") as status:
         result = analyse_fit(
@@ -89,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             reference=args.reference,
             sizes=sizes,
             progress=lambda msg: status.update(f"analysing: {msg}"),
+            features=features,
         )
     if args.json:
         emit_json({"out": str(args.out), **result})

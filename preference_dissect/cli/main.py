@@ -28,6 +28,7 @@ COMMANDS = (
     "features",
     "fit",
     "analyze",
+    "compare_models",
     "audit",
     "export",
     "reproduce",

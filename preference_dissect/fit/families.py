@@ -81,6 +81,9 @@ class Likelihood:
 
     name: str = ""
     has_sigma: bool = False
+    #: What the likelihood is a density of: PSIS-LOO compares only fits of the same outcome
+    #: (a probability of the verdict is not comparable with a density of ``y - 0.5``).
+    outcome: str = "verdict"
 
     def target(self, y: np.ndarray) -> np.ndarray:
         """The outcome as the likelihood models it."""
@@ -119,6 +122,13 @@ class Likelihood:
     def pymc_observed(self, eta: Any, y: np.ndarray) -> None:
         """Add the observed outcome to the current PyMC model."""
         raise NotImplementedError
+
+    def pointwise(
+        self, eta: np.ndarray, target: np.ndarray, sigma: np.ndarray | None
+    ) -> np.ndarray:
+        """Log-likelihood of each observation under each draw: ``eta`` (n, m), ``sigma``
+        (m,) or None -> (n, m), normalised (PSIS-LOO uses it)."""
+        raise NotImplementedError(f"likelihood {self.name!r} gives no pointwise log-likelihood")
 
     def replicate(
         self, eta: np.ndarray, sigma: np.ndarray | None, rng: np.random.Generator
@@ -281,6 +291,11 @@ class LogisticLikelihood(Likelihood):
         else:  # fractional outcomes: the same density the default engine uses
             pm.Potential("y", pm.math.sum(y * eta - pm.math.log1pexp(eta)))
 
+    def pointwise(
+        self, eta: np.ndarray, target: np.ndarray, sigma: np.ndarray | None
+    ) -> np.ndarray:
+        return target[:, None] * eta - np.logaddexp(0.0, eta)
+
     def replicate(
         self, eta: np.ndarray, sigma: np.ndarray | None, rng: np.random.Generator
     ) -> np.ndarray:
@@ -299,6 +314,7 @@ class LinearLikelihood(Likelihood):
 
     name = "linear"
     has_sigma = True
+    outcome = "y - 0.5 (Gaussian)"
 
     def target(self, y: np.ndarray) -> np.ndarray:
         return y - 0.5
@@ -336,6 +352,13 @@ class LinearLikelihood(Likelihood):
         hess[-1, :n_linear] = cross
         hess[-1, -1] = 2 * rss * inv_var + 2 * np.exp(2 * s)
         return float(value), grad, hess
+
+    def pointwise(
+        self, eta: np.ndarray, target: np.ndarray, sigma: np.ndarray | None
+    ) -> np.ndarray:
+        assert sigma is not None
+        z = (target[:, None] - eta) / sigma[None, :]
+        return -0.5 * z**2 - np.log(sigma)[None, :] - 0.5 * np.log(2 * np.pi)
 
     def pymc_observed(self, eta: Any, y: np.ndarray) -> None:
         import pymc as pm

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from preference_dissect.report import sections
+from preference_dissect.report import model_sections, sections
 from preference_dissect.report.registry import register_report_section
 
 
@@ -53,6 +53,12 @@ def prior(run: Any, built: dict[str, Any]) -> Any:
     return sections.prior_section(run.fit)
 
 
+@register_report_section("collinearity", order=55, nav="Collinearity")
+def collinearity(run: Any, built: dict[str, Any]) -> Any:
+    """Correlated attributes, variance inflation and correlated weights."""
+    return model_sections.collinearity_section(run.analysis)
+
+
 @register_report_section("similarity", order=60, nav="Similarity", needs=("weights",))
 def similarity(run: Any, built: dict[str, Any]) -> Any:
     """Judge similarity with intervals."""
@@ -77,6 +83,12 @@ def analysis(run: Any, built: dict[str, Any]) -> Any:
 def convergence(run: Any, built: dict[str, Any]) -> Any:
     """Per-fit diagnostics, flagged fits and cells not fitted."""
     return sections.convergence_section(run.fit)
+
+
+@register_report_section("model_fit", order=95, nav="Model fit (LOO)")
+def model_fit(run: Any, built: dict[str, Any]) -> Any:
+    """PSIS-LOO of the fit."""
+    return model_sections.model_fit_section(run.analysis)
 
 
 @register_report_section("manifest", order=100, nav="Manifest")
