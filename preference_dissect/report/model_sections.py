@@ -49,7 +49,11 @@ def collinearity_section(analysis: Artifact) -> dict[str, Any] | None:
     weights = _table(analysis, "weight_correlation.csv")
     if corr is None and weights is None:
         return None
-    out: dict[str, Any] = {"threshold": CORRELATION_FLAG, "vif_threshold": VIF_FLAG}
+    out: dict[str, Any] = {
+        "threshold": CORRELATION_FLAG,
+        "vif_threshold": VIF_FLAG,
+        **dict.fromkeys(("plot", "group", "flagged", "vif", "weights")),
+    }
     if corr is not None and vif is not None:
         flagged = corr[corr["flagged"].astype(bool)]
         order = flagged["r"].abs().sort_values(ascending=False).index
