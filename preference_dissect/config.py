@@ -23,6 +23,8 @@ RUN_FIT_SETTINGS = (
     "folds",
     "min_group_size",
     "intercept",
+    "pooling",
+    "pooling_scale",
 )
 
 
@@ -54,7 +56,7 @@ class RunConfig(Validated):
     na, not_applicable, ties :
         Comparison policies (see :func:`preference_dissect.compare.build_features`).
     model_spec, likelihood, prior, sampler, draws, chains, tune, folds, min_group_size,
-    intercept :
+    intercept, pooling, pooling_scale :
         Fit settings; unset ones come from the model specification (``models/*.yaml``).
     report, resume : bool
         Write ``report.html``; reuse the artifacts of an earlier run with the same settings.
@@ -91,6 +93,8 @@ class RunConfig(Validated):
     folds: int | None = Field(default=None, ge=2)
     min_group_size: int | None = Field(default=None, ge=1)
     intercept: bool | None = None
+    pooling: Literal["none", "groups", "judges", "both"] | None = None
+    pooling_scale: float | None = Field(default=None, gt=0)
     report: bool = True
     resume: bool = True
     llm: LLMConfig | None = None

@@ -106,6 +106,7 @@ def fit(
     draws: int | None = None,
     chains: int | None = None,
     min_group_size: int | None = None,
+    pooling: Literal["none", "groups", "judges", "both"] | None = None,
     seed: int = 0,
     progress: bool = True,
     **settings: Any,
@@ -133,13 +134,20 @@ def fit(
         Posterior draws per chain, and chains.
     min_group_size : int, optional
         Cells with fewer pairs are not fitted (their reason is in the diagnostics).
+    pooling : {"none", "groups", "judges", "both"}, optional
+        Partial pooling of the scenario groups (a hierarchical model): ``groups`` lets a
+        judge's scenario groups share a judge-level mean, ``judges`` a group's judges a
+        group-level mean, ``both`` nests judges in a population; the spreads are learned
+        per attribute (``pooling_scale``: their half-normal prior scale). The result gains a
+        ``pooling`` group (pool means, spreads, the unpooled means and sds); see
+        :func:`shrinkage`.
     seed : int
         Every cell's seed derives from it: same seed, same weights.
     progress : bool
         Show a progress bar.
     **settings
         Other :class:`FitSpec` fields (``tune``, ``intercept``, ``folds``,
-        ``target_accept``, ``sensitivity_prior``...).
+        ``target_accept``, ``sensitivity_prior``, ``pooling_scale``...).
 
     Returns
     -------
@@ -175,6 +183,7 @@ def fit(
         "draws": draws,
         "chains": chains,
         "min_group_size": min_group_size,
+        "pooling": pooling,
     }
     spec = FitSpec(seed=seed, **{k: v for k, v in given.items() if v is not None}, **settings)
     table = validate_features(_features(features))

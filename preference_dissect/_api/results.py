@@ -412,6 +412,98 @@ def compare_models(fits: dict[str, Any], features: pd.DataFrame) -> pd.DataFrame
     return psis_compare({k: _idata(v) for k, v in fits.items()}, _features(features))
 
 
+def shrinkage(idata: Any) -> pd.DataFrame:
+    """How much partial pooling moved each cell: a pooled fit's weights against the same
+    cells fitted alone.
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData or path
+        A pooled fit (:func:`fit` with ``pooling=``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per pooled (judge, group, attribute): ``pool``, ``n`` (pairs),
+        ``unpooled_mean``, ``unpooled_sd``, ``pooled_mean``, ``pooled_sd``, ``pool_mean``
+        (the posterior mean the cell is pooled towards: its judge's mean for ``groups`` and
+        ``both``, its group's mean over judges for ``judges``), ``shift`` (pooled - unpooled)
+        and ``sd_ratio`` (pooled / unpooled sd; below 1: the cell borrowed strength; above
+        1 where the unpooled prior, Laplace(0, 0.1) by default, held a weight near 0 that the
+        other groups say is not).
+
+    Raises
+    ------
+    InputError
+        The fit is not pooled.
+
+    Examples
+    --------
+    >>> import preference_dissect as pdx
+    >>> from preference_dissect.testing.simulate import hierarchical_features
+    >>> sim = hierarchical_features(0, [300, 200, 40], attributes=3)
+    >>> pooled = pdx.fit(sim.features, pooling="groups", min_group_size=20, draws=200,
+    ...                  chains=2, tune=200, progress=False)
+    >>> table = pdx.shrinkage(pooled)
+    >>> table[["group", "attribute", "pool"]].head(2).values.tolist()
+    [['g0', 'a0', 'judge0'], ['g0', 'a1', 'judge0']]
+    """
+    from preference_dissect.analyse.shrinkage import shrinkage as table
+
+    return table(_idata(idata))
+
+
+def pool_spreads(idata: Any, *, hdi_prob: float = HDI_PROB) -> pd.DataFrame:
+    """The spreads a pooled fit learned: how much each attribute's weight really varies
+    across the pooled cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (pool, level, attribute): ``mean``, ``hdi_low``, ``hdi_high`` of the
+        spread (a standard deviation on the weight scale). ``level`` is ``cells`` (a
+        judge's groups around the judge's mean for ``groups``; a group's judges around
+        the group's mean for ``judges``) or ``judges`` (``both``: the judges' means around
+        the population mean).
+
+    Examples
+    --------
+    >>> import preference_dissect as pdx
+    >>> from preference_dissect.testing.simulate import hierarchical_features
+    >>> sim = hierarchical_features(0, [300, 200, 40], judges=2, attributes=3)
+    >>> pooled = pdx.fit(sim.features, pooling="both", min_group_size=20, draws=200,
+    ...                  chains=2, tune=200, progress=False)
+    >>> sorted(set(pdx.pool_spreads(pooled)["level"]))
+    ['cells', 'judges']
+    """
+    from preference_dissect.analyse.shrinkage import pool_spreads as spreads
+
+    return spreads(_idata(idata), hdi_prob=hdi_prob)
+
+
+def plot_shrinkage(idata: Any, *, judge: str | None = None) -> Any:
+    """Scatter of a pooled fit's weights against the cells fitted alone (see
+    :func:`shrinkage`), sized by the cell's pairs; ``judge`` keeps one judge's cells.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from preference_dissect.analyse.plots import shrinkage_figure
+    from preference_dissect.analyse.shrinkage import shrinkage as table
+
+    rows = table(_idata(idata))
+    if judge is not None:
+        judges = sorted(set(rows["judge"]))
+        if judge not in judges:
+            raise InputError(
+                f"no pooled cell of judge {judge!r} (pooled: {', '.join(judges)})", field="judge"
+            )
+        rows = rows[rows["judge"] == judge]
+    structure = _idata(idata).pooling.attrs["structure"]
+    return shrinkage_figure(rows, f"pooling {structure}{f', {judge}' if judge else ''}: shrinkage")
+
+
 def _features(value: Any) -> pd.DataFrame:
     from preference_dissect._api.modeling import _features as checked
 

@@ -6,7 +6,9 @@ Builders return a Matplotlib figure:
 * :func:`scores_figure` - one group's attribute scores with 95% HDI bars, judges as series
   (a judges x attributes heatmap above :data:`MAX_FOREST_JUDGES` judges);
 * :func:`similarity_figure` - judge-by-judge similarity heatmap;
-* :func:`sensitivity_figure` - error-sensitivity bars per judge.
+* :func:`sensitivity_figure` - error-sensitivity bars per judge;
+* :func:`correlation_figure` - an attribute correlation heatmap;
+* :func:`shrinkage_figure` - a pooled fit's weights against the cells fitted alone.
 
 :func:`save_figure` writes PNG + SVG files (the ``analyze`` stage, via :func:`plot_group_scores`,
 :func:`plot_similarity`, :func:`plot_sensitivity`); :func:`figure_data_uri` returns a PNG
@@ -234,6 +236,28 @@ def correlation_figure(matrix: pd.DataFrame, title: str) -> Any:
     ax.set_yticklabels(names, fontsize=7)
     ax.set_title(plot_text(title), fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+    return fig
+
+
+def shrinkage_figure(table: pd.DataFrame, title: str) -> Any:
+    """Unpooled (x) against pooled (y) posterior mean weights, one point per (cell,
+    attribute) of :func:`~preference_dissect.analyse.shrinkage.shrinkage`, sized by the
+    cell's pairs, with 1-sd whiskers of the pooled weight; the further a point is from the
+    diagonal, the more pooling moved it (towards its pool's mean)."""
+    fig, ax = new_figure((5.2, 4.8))
+    n = table["n"].to_numpy(dtype=float)
+    size = 8 + 60 * n / max(float(np.nanmax(n)), 1.0)
+    ax.errorbar(table["unpooled_mean"], table["pooled_mean"], yerr=table["pooled_sd"],
+                fmt="none", ecolor="#bbb", elinewidth=0.6, zorder=1)  # fmt: skip
+    points = ax.scatter(table["unpooled_mean"], table["pooled_mean"], s=size, c=n,
+                        cmap="viridis", alpha=0.8, zorder=2)  # fmt: skip
+    low = float(np.nanmin(table[["unpooled_mean", "pooled_mean"]].to_numpy()))
+    high = float(np.nanmax(table[["unpooled_mean", "pooled_mean"]].to_numpy()))
+    ax.plot([low, high], [low, high], color="grey", lw=1, ls="--", zorder=0)
+    ax.set_xlabel("weight, cell fitted alone (posterior mean)")
+    ax.set_ylabel("weight, pooled (posterior mean ± sd)")
+    ax.set_title(plot_text(title), fontsize=10)
+    fig.colorbar(points, ax=ax, fraction=0.04, pad=0.02, label="pairs in the cell")
     return fig
 
 

@@ -129,6 +129,28 @@ def _collinearity(
     return files
 
 
+def _shrinkage(idata: Any, out: Path, result: dict[str, Any]) -> list[Path]:
+    """A pooled fit's shrinkage table, spreads and plot (see :mod:`.shrinkage`)."""
+    from preference_dissect.analyse.shrinkage import (
+        pool_spreads,
+        shrinkage,
+        shrinkage_summary,
+    )
+    from preference_dissect.fit.pooled_idata import POOLING_GROUP
+
+    if getattr(idata, POOLING_GROUP, None) is None:
+        return []
+    table, spreads = shrinkage(idata), pool_spreads(idata)
+    files = [write_csv(table, out / "shrinkage.csv"), write_csv(spreads, out / "spreads.csv")]
+    title = f"pooling {getattr(idata, POOLING_GROUP).attrs['structure']}: shrinkage"
+    files += plots.save_figure(plots.shrinkage_figure(table, title), out / "shrinkage")
+    result["pooling"] = {
+        "structure": getattr(idata, POOLING_GROUP).attrs["structure"],
+        **shrinkage_summary(table, spreads),
+    }
+    return files
+
+
 def _loo_summary(idata: Any, features: pd.DataFrame) -> dict[str, Any] | None:
     """The fit's PSIS-LOO (None for point estimates, or a likelihood without pointwise
     log-likelihoods)."""
@@ -162,7 +184,8 @@ def analyse_fit(
     ``contrasts.csv`` (more than one judge), ``weight_correlation.csv`` (posterior draws),
     ``scores_<group>.{png,svg}``, ``similarity.{png,svg}``, ``sensitivity.{png,svg}``,
     ``summary.json``; with the fit's ``features``, also ``collinearity.csv``, ``vif.csv``
-    and the PSIS-LOO of the fit (in ``summary.json``).
+    and the PSIS-LOO of the fit (in ``summary.json``); for a pooled fit ``shrinkage.csv``,
+    ``spreads.csv`` and ``shrinkage.{png,svg}``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -207,6 +230,7 @@ def analyse_fit(
         files += _judge_comparisons(idata, fitted_judges, out, result, reference, sizes)
     step("collinearity")
     files += _collinearity(idata, features, out, result)
+    files += _shrinkage(idata, out, result)
     step("plots")
     chosen = plot_judges or fitted_judges[:MAX_PLOT_JUDGES]
     for group in groups:

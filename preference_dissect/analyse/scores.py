@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from preference_dissect.compare.groups import scenario_groups
+
 ERROR_ATTRIBUTES = ("no_minor_errors", "no_moderate_errors", "no_severe_errors")
 HDI_PROB = 0.95
 
@@ -168,22 +170,10 @@ def top_bottom(summary: pd.DataFrame, k: int = 3) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def scenario_groups(groups: list[str]) -> list[str]:
-    """The groups to average over: GAIR's scenario groups present in ``groups``, or else every
-    group other than ``all`` and the query-specific groups."""
-    from preference_dissect.definitions import query_group_names, scenario_group_names
-
-    scenarios = set(scenario_group_names())
-    query = set(query_group_names())
-    chosen = [g for g in groups if g in scenarios]
-    if chosen:
-        return chosen
-    return [g for g in groups if g != "all" and g not in query] or list(groups)
-
-
 def averaged_groups(idata: Any) -> list[str]:
-    """The groups judge-level summaries average over: :func:`scenario_groups` of the groups
-    that have at least one fit (skipped cells do not count)."""
+    """The groups judge-level summaries average over: the scenario groups
+    (:func:`~preference_dissect.compare.groups.scenario_groups`) of the groups that have at
+    least one fit (skipped cells do not count)."""
     _, groups, _, _ = coords(idata)
     fitted = fitted_mask(weight_draws(idata)).any(axis=0)
     present = [g for g, ok in zip(groups, fitted, strict=True) if ok]

@@ -117,7 +117,8 @@ def judge_similarity(
     idata : arviz.InferenceData
         A fit (``weight`` with dims chain, draw, judge, group, attribute).
     groups : list of str, optional
-        Groups to average over (default: :func:`~.scores.scenario_groups`).
+        Groups to average over (default: the scenario groups with fits,
+        :func:`~preference_dissect.compare.groups.scenario_groups`).
     n_draws : int
         Posterior draws used (a random subset, pairing draw i of every fit).
     hdi_prob : float

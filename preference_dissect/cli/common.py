@@ -40,6 +40,14 @@ FIT_FLAGS = (
     ("--tune", "tune", int, "NUTS warm-up draws per chain"),
     ("--folds", "folds", int, "k of the k-fold holdout accuracy"),
     ("--min-group-size", "min_group_size", int, "cells with fewer pairs are not fitted (listed)"),
+    (
+        "--pooling",
+        "pooling",
+        str,
+        "none, groups, judges or both: partial pooling of the scenario "
+        "groups' weights (hierarchical model)",
+    ),
+    ("--pooling-scale", "pooling_scale", float, "half-normal prior scale of the pooling spreads"),
 )
 
 

@@ -19,6 +19,20 @@ from preference_dissect.definitions import query_group_names
 ALL_GROUP = "all"
 
 
+def scenario_groups(groups: list[str]) -> list[str]:
+    """The scenario groups among ``groups``: GAIR's scenario groups present, or else every
+    group other than ``all`` and the query-specific groups (they partition the pairs, so
+    averaging over them, or pooling them, counts every pair once)."""
+    from preference_dissect.definitions import scenario_group_names
+
+    scenarios = set(scenario_group_names())
+    query = set(query_group_names())
+    chosen = [g for g in groups if g in scenarios]
+    if chosen:
+        return chosen
+    return [g for g in groups if g != ALL_GROUP and g not in query] or list(groups)
+
+
 def _meta_query_groups(meta_text: Any) -> list[str]:
     try:
         meta = json.loads(meta_text) if isinstance(meta_text, str) else {}

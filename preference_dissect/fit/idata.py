@@ -67,6 +67,7 @@ def build_idata(
     *,
     attrs: dict[str, Any] | None = None,
     labels: list[str] | None = None,
+    extra_groups: dict[str, Any] | None = None,
 ) -> Any:
     """Assemble per-fit results into one ``InferenceData``.
 
@@ -82,6 +83,8 @@ def build_idata(
         Extra attributes for the posterior group (JSON-encoded when not scalar).
     labels : list of str, optional
         Attribute labels (default: :func:`attribute_labels`).
+    extra_groups : dict, optional
+        More groups (``xarray.Dataset``), e.g. a pooled fit's ``pooling`` group.
     """
     import arviz as az
     import xarray as xr
@@ -159,6 +162,7 @@ def build_idata(
             coords=cell_coords,
             attrs={"prior": str(spec.get("sensitivity_prior") or ""), "method": "laplace"},
         )
+    groups_out.update(extra_groups or {})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return az.InferenceData(posterior=posterior, **groups_out)

@@ -141,12 +141,14 @@ def fit_table_idata(
                 checkpoint.save(judge, group, cell)
 
         cells = fit_table(table, spec, on_fit=on_fit, done=done)
+    cells, extra = _pool(table, spec, cells, notes, console, progress)
     seconds = time.perf_counter() - start
     attrs = {"spec": spec.to_dict(), "warnings": notes, "source": source}
     attrs["seconds"] = round(seconds, 3)
     idata = build_idata(
-        table.judges, table.groups, table.attributes, spec.chains, spec.draws, cells, attrs=attrs
-    )
+        table.judges, table.groups, table.attributes, spec.chains, spec.draws, cells,
+        attrs=attrs, extra_groups=extra,
+    )  # fmt: skip
     for line in (skipped_summary(cells), dropped_summary(cells)):
         if line:
             console.print(f"note: {line}", highlight=False)
@@ -154,6 +156,30 @@ def fit_table_idata(
     for cell in cells.values():
         methods[cell.method] = methods.get(cell.method, 0) + 1
     return FitOutcome(idata, None, methods, notes, seconds, len(done))
+
+
+def _pool(
+    table: FeatureTable, spec: FitSpec, cells: dict, notes: list[str], console: Any, show: bool
+):
+    """With ``spec.pooling``, refit the scenario-group cells pooled (:mod:`.pooled_cells`);
+    its warnings are printed and added to ``notes``."""
+    if spec.pooling == "none":
+        return cells, None
+    import contextlib
+
+    from preference_dissect.fit.pooled_cells import pool_cells
+    from preference_dissect.fit.pooled_idata import POOLING_GROUP
+
+    status = console.status("pooling") if show else contextlib.nullcontext()
+    with status as bar:
+        pooled, group, new = pool_cells(
+            table, spec, cells,
+            on_pool=lambda name, n: bar.update(f"pooled {name} ({n} cells)") if bar else None,
+        )  # fmt: skip
+    for line in new:
+        console.print(f"warning: {line}", highlight=False)
+    notes += new
+    return (cells, None) if group is None else (pooled, {POOLING_GROUP: group})
 
 
 class _FitProgress:

@@ -101,6 +101,11 @@ def _flatten_spec(data: dict[str, Any], file: Path) -> dict[str, Any]:
             out[key] = (
                 None if value is None else {"kind": value.get("family"), "scale": value["scale"]}
             )
+    pooling = dict(data.get("pooling") or {})
+    if "structure" in pooling:
+        out["pooling"] = pooling["structure"]
+    if "scale" in pooling:
+        out["pooling_scale"] = pooling["scale"]
     sampler = dict(data.get("sampler") or {})
     if "engine" in sampler:
         out["sampler"] = sampler.pop("engine")
@@ -151,6 +156,14 @@ class FitSpec(Validated):
     sensitivity_prior : Prior or None
         A wide prior each cell is also fitted under (Laplace approximation, cheap) to show
         how much the prior, not the data, sets a weight; ``None`` skips the check.
+    pooling : {"none", "groups", "judges", "both"}
+        Partial pooling of the scenario groups' weights (:mod:`.pooling`): ``groups`` draws
+        each judge's per-group weights around a judge-level mean, ``judges`` each group's
+        per-judge weights around a group-level mean, ``both`` the judge means around a
+        population mean too; the spec's prior is on the top-level mean, the spreads are
+        learned per attribute. ``all`` and the query groups stay unpooled.
+    pooling_scale : float
+        Scale of the half-normal prior on every spread of the hierarchy.
 
     Examples
     --------
@@ -177,6 +190,8 @@ class FitSpec(Validated):
     target_accept: float = Field(gt=0, lt=1)
     min_group_size: int = Field(ge=1)
     sensitivity_prior: Prior | None
+    pooling: Literal["none", "groups", "judges", "both"] = "none"
+    pooling_scale: float = Field(default=0.5, gt=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -203,6 +218,20 @@ class FitSpec(Validated):
                 f"unknown likelihood {value!r} (valid: {', '.join(LIKELIHOODS.names())})"
             )
         return value
+
+    @model_validator(mode="after")
+    def _poolable(self) -> FitSpec:
+        from preference_dissect.fit.families import LIKELIHOODS
+
+        if self.pooling == "none":
+            return self
+        if self.intercept:
+            raise ValueError("pooling does not take a position intercept yet (intercept)")
+        if LIKELIHOODS.get(self.likelihood).has_sigma:
+            raise ValueError(
+                f"pooling needs a likelihood without extra parameters, not {self.likelihood!r}"
+            )
+        return self
 
     @property
     def uses_importance_sampling(self) -> bool:

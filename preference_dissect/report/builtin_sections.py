@@ -59,6 +59,12 @@ def collinearity(run: Any, built: dict[str, Any]) -> Any:
     return model_sections.collinearity_section(run.analysis)
 
 
+@register_report_section("pooling", order=57, nav="Pooling")
+def pooling(run: Any, built: dict[str, Any]) -> Any:
+    """A pooled fit's shrinkage and spreads."""
+    return model_sections.pooling_section(run.analysis)
+
+
 @register_report_section("similarity", order=60, nav="Similarity", needs=("weights",))
 def similarity(run: Any, built: dict[str, Any]) -> Any:
     """Judge similarity with intervals."""

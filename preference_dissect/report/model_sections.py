@@ -74,6 +74,31 @@ def collinearity_section(analysis: Artifact) -> dict[str, Any] | None:
     return out
 
 
+def pooling_section(analysis: Artifact) -> dict[str, Any] | None:
+    """A pooled fit's shrinkage (plot, the largest moves) and learned spreads, from
+    ``shrinkage.csv`` and ``spreads.csv``; ``{"pooled": False}`` for an unpooled fit."""
+    if not analysis.ok:
+        return None
+    table, spreads = _table(analysis, "shrinkage.csv"), _table(analysis, "spreads.csv")
+    if table is None or spreads is None or table.empty:
+        return {"pooled": False}
+    from preference_dissect.analyse.plots import figure_data_uri, shrinkage_figure
+
+    summary = json.loads((analysis.path / "summary.json").read_text(encoding="utf-8"))
+    pooling = summary.get("pooling") or {}
+    moved = table.reindex(table["shift"].abs().sort_values(ascending=False).index)
+    title = f"pooling {pooling.get('structure', '')}: shrinkage"
+    return {
+        "pooled": True,
+        "structure": pooling.get("structure"),
+        "pools": pooling.get("pools", []),
+        "plot": figure_data_uri(shrinkage_figure(table, title)),
+        "moved": _records(moved),
+        "spreads": _records(spreads.sort_values("mean", ascending=False)),
+        "median_sd_ratio": float(table["sd_ratio"].median()),
+    }
+
+
 def model_fit_section(analysis: Artifact) -> dict[str, Any] | None:
     """PSIS-LOO of the run's fit (elpd, p_loo, Pareto k), as the analysis computed it."""
     if not analysis.ok:
