@@ -20,6 +20,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -153,6 +154,8 @@ class _Draws:
     ess: float
     divergences: int
     pareto_k: float
+    #: the Gaussian approximation importance sampling started from (a warm start for checks)
+    approx: Any = None
 
 
 def _sample(xmat: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, notes: list[str]):
@@ -173,7 +176,9 @@ def _sample(xmat: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, notes: li
         pareto_k = res.pareto_k
         if res.pareto_k <= spec.pareto_k_max and res.ess >= spec.ess_min:
             weight, intercept, sigma = _split_theta(res.draws, spec, xmat.shape[1], shape)
-            return _Draws("is", weight, intercept, sigma, float("nan"), res.ess, 0, pareto_k), rng
+            draws = _Draws("is", weight, intercept, sigma, float("nan"), res.ess, 0, pareto_k)
+            draws.approx = res.approx
+            return draws, rng
         notes.append(
             f"importance sampling not reliable (Pareto k {res.pareto_k:.2f},"
             f" ESS {res.ess:.0f}): refitted with NUTS"
@@ -188,6 +193,7 @@ def _sample(xmat: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, notes: li
         out["ess_bulk_min"],
         out["divergences"],
         pareto_k,
+        None if res is None else res.approx,
     )
     return draws, rng
 
@@ -206,15 +212,19 @@ def _diagnostic_notes(d: _Draws, spec: FitSpec) -> list[str]:
     return notes
 
 
-def wide_prior_mean(xmat: np.ndarray, y: np.ndarray, spec: FitSpec) -> np.ndarray:
+def wide_prior_mean(
+    xmat: np.ndarray, y: np.ndarray, spec: FitSpec, start: Any = None
+) -> np.ndarray:
     """Approximate posterior mean of the weights under ``spec.sensitivity_prior`` (the
-    Laplace/EP Gaussian approximation of :mod:`.laplace`: milliseconds per cell)."""
+    Laplace/EP Gaussian approximation of :mod:`.laplace`: milliseconds per cell),
+    warm-started from ``start`` (the ``GaussianApprox`` under ``spec``'s prior)."""
     from preference_dissect.fit.laplace import gaussian_approximation
 
     wide = spec.model_copy(update={"prior": spec.sensitivity_prior})
     try:
         with np.errstate(all="ignore"):
-            mean = gaussian_approximation(Posterior(xmat, y, wide)).mean[: xmat.shape[1]]
+            post = Posterior(xmat, y, wide)
+            mean = gaussian_approximation(post, start).mean[: xmat.shape[1]]
     except (np.linalg.LinAlgError, ValueError):
         return np.full(xmat.shape[1], np.nan)
     return np.where(np.isfinite(mean), mean, np.nan)
@@ -249,7 +259,7 @@ def fit_cell(
     sub = xmat[:, keep]
     draws, rng = _sample(sub, y, spec, seed, notes)
     notes += _diagnostic_notes(draws, spec)
-    accuracy = kfold_accuracy(sub, y, spec, rng)
+    accuracy = kfold_accuracy(sub, y, spec, rng, draws.approx)
     p_share, p_agree_sub = posterior_predictive_check(
         sub,
         y,
@@ -263,7 +273,7 @@ def fit_cell(
     weight[..., keep] = draws.weight
     wide_mean = np.full(p, np.nan)
     if spec.sensitivity_prior is not None:
-        wide_mean[keep] = wide_prior_mean(sub, y, spec)
+        wide_mean[keep] = wide_prior_mean(sub, y, spec, draws.approx)
     p_agree = np.full(p, np.nan)
     p_agree[keep] = p_agree_sub
     return CellFit(
