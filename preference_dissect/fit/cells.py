@@ -16,14 +16,17 @@ Two guards run before any sampling:
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from preference_dissect.errors import InputError
 from preference_dissect.fit.checks import kfold_accuracy, posterior_predictive_check
 from preference_dissect.fit.families import LIKELIHOODS
 from preference_dissect.fit.features import FeatureTable
@@ -297,12 +300,80 @@ def fit_cell(
     )
 
 
+#: Environment variable: how many processes fit cells when ``workers`` is not given.
+#: Results do not depend on it.
+WORKERS_ENV = "PREFDISSECT_WORKERS"
+
+
+def default_workers() -> int:
+    """Processes for :func:`fit_table`: ``$PREFDISSECT_WORKERS``, else the CPUs this process
+    may run on that other work is not already using (their number less the 1-minute load
+    average, rounded; at least 1): on a shared machine extra processes only compete."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise InputError(f"{WORKERS_ENV} must be a whole number, not {value!r}") from None
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - no load average
+        busy = 0.0
+    return max(1, min(cpus, round(cpus - busy)))
+
+
+def _fit_or_skip(
+    judge: str, group: str, xmat: np.ndarray, y: np.ndarray, spec: FitSpec, attributes: list[str]
+) -> CellFit:
+    """One cell: fitted with its own seed (:func:`cell_seed`), or skipped when too small."""
+    if len(y) < spec.min_group_size:
+        reason = f"{len(y)} pairs, fewer than the minimum group size {spec.min_group_size}"
+        return skipped_cell(xmat, spec, reason)
+    return fit_cell(xmat, y, spec, cell_seed(spec.seed, judge, group), attributes)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(spec: FitSpec, attributes: list[str]) -> None:
+    _WORKER.update(spec=spec, attributes=attributes)
+
+
+def _worker_fit(job: tuple[str, str, np.ndarray, np.ndarray]) -> CellFit:
+    return _fit_or_skip(*job, _WORKER["spec"], _WORKER["attributes"])
+
+
+def _fitted(
+    jobs: list[tuple[str, str, np.ndarray, np.ndarray]],
+    spec: FitSpec,
+    attributes: list[str],
+    workers: int,
+) -> Iterator[CellFit]:
+    """The fits of ``jobs``, in order, from ``workers`` forked processes (or this one).
+
+    Every cell depends only on its rows, the spec and its own seed, so the results are the
+    same for any number of processes."""
+    workers = min(workers, len(jobs))
+    if workers <= 1 or "fork" not in mp.get_all_start_methods():
+        for job in jobs:
+            yield _fit_or_skip(*job, spec, attributes)
+        return
+    context = mp.get_context("fork")  # the workers inherit plug-ins registered at run time
+    with context.Pool(workers, initializer=_init_worker, initargs=(spec, attributes)) as pool:
+        yield from pool.imap(_worker_fit, jobs, chunksize=1)
+
+
 def fit_table(
     table: FeatureTable,
     spec: FitSpec,
     *,
     on_fit: Callable[[str, str, CellFit], None] | None = None,
     done: dict[tuple[str, str], CellFit] | None = None,
+    workers: int | None = None,
 ) -> dict[tuple[str, str], CellFit]:
     """Fit every (judge, group) cell of ``table``.
 
@@ -311,9 +382,13 @@ def fit_table(
     table : FeatureTable
     spec : FitSpec
     on_fit : callable, optional
-        Called after each fit with (judge, group, result), e.g. to advance a progress bar.
+        Called after each fit with (judge, group, result), in table order, e.g. to advance a
+        progress bar.
     done : dict, optional
         Fits finished earlier (a resumed run): reused instead of refitted.
+    workers : int, optional
+        Processes that fit cells (default :func:`default_workers`); 1 fits them in this
+        process. The results are the same for any number.
 
     Returns
     -------
@@ -321,18 +396,16 @@ def fit_table(
         ``{(judge, group): CellFit}`` in table order; cells with fewer rows than
         ``spec.min_group_size`` (or no varying attribute) are there as skipped cells.
     """
-    results: dict[tuple[str, str], CellFit] = {}
-    for (judge, group), (xmat, y) in table.cells().items():
-        if done and (judge, group) in done:
-            results[(judge, group)] = done[(judge, group)]
-            continue
-        if len(y) < spec.min_group_size:
-            reason = f"{len(y)} pairs, fewer than the minimum group size {spec.min_group_size}"
-            cell = skipped_cell(xmat, spec, reason)
-        else:
-            seed = cell_seed(spec.seed, judge, group)
-            cell = fit_cell(xmat, y, spec, seed, table.attributes)
-        results[(judge, group)] = cell
-        if on_fit is not None:
-            on_fit(judge, group, cell)
-    return results
+    cells = table.cells()
+    results = {key: done[key] for key in cells if done and key in done}
+    jobs = [(j, g, xmat, y) for (j, g), (xmat, y) in cells.items() if (j, g) not in results]
+    n_workers = default_workers() if workers is None else max(1, int(workers))
+    fitted = _fitted(jobs, spec, table.attributes, n_workers)
+    try:
+        for (judge, group, _, _), cell in zip(jobs, fitted, strict=True):
+            results[(judge, group)] = cell
+            if on_fit is not None:
+                on_fit(judge, group, cell)
+    finally:
+        fitted.close()  # stops the worker processes, also when on_fit raises
+    return {key: results[key] for key in cells}
