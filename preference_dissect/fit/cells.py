@@ -12,12 +12,17 @@ Two guards run before any sampling:
   information about the judge there (a constant non-zero column only restates the base rate
   of A wins): it is left out of that cell's regression, its weight is NaN and the reason is
   recorded; a cell in which no attribute varies is skipped.
+
+Cells can be fitted in several processes (:func:`fit_table`'s ``workers``,
+``$PREFDISSECT_WORKERS``): each depends only on its rows, the spec and its own seed, so the
+results are the same for any number.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -219,8 +224,8 @@ def wide_prior_mean(
     xmat: np.ndarray, y: np.ndarray, spec: FitSpec, start: Any = None
 ) -> np.ndarray:
     """Approximate posterior mean of the weights under ``spec.sensitivity_prior`` (the
-    Laplace/EP Gaussian approximation of :mod:`.laplace`: milliseconds per cell),
-    warm-started from ``start`` (the ``GaussianApprox`` under ``spec``'s prior)."""
+    Laplace/EP Gaussian approximation of :mod:`.laplace`: milliseconds per cell); an EP
+    prior's sites start from those of ``start`` (the ``GaussianApprox`` under ``spec``)."""
     from preference_dissect.fit.laplace import gaussian_approximation
 
     wide = spec.model_copy(update={"prior": spec.sensitivity_prior})
@@ -353,16 +358,18 @@ def _fitted(
     attributes: list[str],
     workers: int,
 ) -> Iterator[CellFit]:
-    """The fits of ``jobs``, in order, from ``workers`` forked processes (or this one).
+    """The fits of ``jobs``, in order, from ``workers`` forked processes (Linux; elsewhere,
+    and for one worker, this process).
 
     Every cell depends only on its rows, the spec and its own seed, so the results are the
     same for any number of processes."""
     workers = min(workers, len(jobs))
-    if workers <= 1 or "fork" not in mp.get_all_start_methods():
+    # forked workers inherit plug-ins registered at run time; fork is safe on Linux only
+    if workers <= 1 or not sys.platform.startswith("linux"):
         for job in jobs:
             yield _fit_or_skip(*job, spec, attributes)
         return
-    context = mp.get_context("fork")  # the workers inherit plug-ins registered at run time
+    context = mp.get_context("fork")
     with context.Pool(workers, initializer=_init_worker, initargs=(spec, attributes)) as pool:
         yield from pool.imap(_worker_fit, jobs, chunksize=1)
 
