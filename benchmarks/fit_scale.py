@@ -4,9 +4,12 @@ Builds the GAIR shape - 33 judges x 16 groups (GAIR's group sizes from
 ``data/gair-preference-dissection/groups.json``), 29 attributes - with GAIR's released
 weights as the true weights, simulates outcomes, and then
 
-1. times ``prefdissect fit`` (default engine) end to end in a subprocess;
+1. times ``prefdissect fit`` (default engine) end to end in a subprocess (target: 20 s wall;
+   its worker processes are chosen from the machine's free CPUs, results do not depend on
+   them);
 2. refits a subset of the (judge, group) cells with long PyMC NUTS (4 chains x 2,000 draws,
-   1,000 warm-up) and reports max |posterior mean difference| and the range of sd ratios;
+   1,000 warm-up) and reports max |posterior mean difference| and the range of sd ratios
+   (asked: within 0.02 and 0.9-1.1);
 3. times default per-fit PyMC NUTS (``pm.sample()`` defaults) on a few cells and
    extrapolates to all 528.
 
@@ -35,7 +38,10 @@ from preference_dissect.io import write_json
 
 REPO = Path(__file__).resolve().parent.parent
 GAIR = REPO / "data" / "gair-preference-dissection"
-TARGET_SECONDS = 300.0
+TARGET_SECONDS = 20.0
+#: Agreement with long NUTS asked of the default fit: |mean difference| and sd ratio
+MEAN_TOLERANCE = 0.02
+SD_RATIO_RANGE = (0.9, 1.1)
 
 
 def build_features(seed: int) -> tuple[object, dict, dict]:
@@ -74,19 +80,26 @@ def long_nuts_comparison(fit_path: Path, frame, cells: list[tuple[str, str]], se
     rows = []
     for judge, group in cells:
         xmat, y = table[(judge, group)]
-        start = time.perf_counter()
-        ref = nuts_sample(xmat, y, FitSpec(), seed, draws=2000, tune=1000, chains=4, cores=2)
-        seconds = time.perf_counter() - start
-        ref_w = ref["weight"].reshape(-1, xmat.shape[1])
         ours = (
             post.sel(judge=judge, group=group).to_numpy().reshape(-1, xmat.shape[1]).astype(float)
         )
+        # the attributes the fit estimated (constant ones in a cell are left out, NaN): NUTS
+        # fits the same model
+        keep = np.isfinite(ours).all(axis=0)
+        ours = ours[:, keep]
+        start = time.perf_counter()
+        ref = nuts_sample(
+            xmat[:, keep], y, FitSpec(), seed, draws=2000, tune=1000, chains=4, cores=2
+        )
+        seconds = time.perf_counter() - start
+        ref_w = ref["weight"].reshape(-1, int(keep.sum()))
         method = str(idata.fit_diagnostics["method"].sel(judge=judge, group=group).item())
         rows.append(
             {
                 "judge": judge,
                 "group": group,
                 "n": len(y),
+                "attributes_compared": int(keep.sum()),
                 "method": method,
                 "max_abs_mean_diff": float(np.max(np.abs(ours.mean(0) - ref_w.mean(0)))),
                 "sd_ratio_min": float(np.min(ours.std(0) / ref_w.std(0))),
@@ -96,12 +109,18 @@ def long_nuts_comparison(fit_path: Path, frame, cells: list[tuple[str, str]], se
             }
         )
         print(json.dumps(rows[-1]), file=sys.stderr)
-    return {
+    out = {
         "cells": rows,
         "max_abs_mean_diff": max(r["max_abs_mean_diff"] for r in rows),
         "sd_ratio_min": min(r["sd_ratio_min"] for r in rows),
         "sd_ratio_max": max(r["sd_ratio_max"] for r in rows),
     }
+    out["meets_tolerance"] = (
+        out["max_abs_mean_diff"] <= MEAN_TOLERANCE
+        and SD_RATIO_RANGE[0] <= out["sd_ratio_min"]
+        and out["sd_ratio_max"] <= SD_RATIO_RANGE[1]
+    )
+    return out
 
 
 def default_nuts_timing(frame, cells: list[tuple[str, str]], total_fits: int) -> dict:
@@ -162,6 +181,10 @@ def main() -> int:
         fit_path = Path(tmp) / "fit.nc"
         import resource
 
+        from preference_dissect.fit.cells import default_workers
+
+        workers = default_workers()  # $PREFDISSECT_WORKERS, else 1: what the fit will use
+        load_before = os.getloadavg()[0]
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(
@@ -197,22 +220,27 @@ def main() -> int:
         groups = [str(g) for g in idata.posterior["group"].to_numpy()]
         true = np.stack([[truth[(j, g)] for g in groups] for j in judges])
         mean, sd = w.mean(axis=(0, 1)), w.std(axis=(0, 1))
+        estimated = np.isfinite(mean)
         report["default_fit"] = {
             "seconds_end_to_end": round(seconds, 2),
             "cpu_seconds": round(cpu_seconds, 2),
             "load_average_1min": os.getloadavg()[0],
+            "load_average_1min_before": load_before,
+            "workers": workers,
             "target_seconds": TARGET_SECONDS,
-            # single-threaded: on an otherwise idle core wall time ~ CPU time, so the CPU time
-            # is the load-independent measure when other jobs share the machine
-            "meets_target": min(seconds, cpu_seconds) <= TARGET_SECONDS,
+            # the target is wall time; the CPU time (all worker processes together) says how
+            # much of it other jobs sharing the machine took (PREFDISSECT_WORKERS=2 on a
+            # quiet 2-core machine for two processes)
+            "meets_target": seconds <= TARGET_SECONDS,
             "file_mb": round(fit_path.stat().st_size / 2**20, 1),
             "methods": diag["method"].value_counts().to_dict(),
             "pareto_k_max": float(diag["pareto_k"].max()),
             "pareto_k_p95": float(diag["pareto_k"].quantile(0.95)),
             "ess_min": float(diag["ess_bulk_min"].min()),
             "accuracy_mean": float(diag["accuracy"].mean()),
-            "truth_z_abs_mean": float(np.mean(np.abs((mean - true) / sd))),
-            "truth_within_2sd": float(np.mean(np.abs(mean - true) <= 2 * sd)),
+            # over the estimated weights (those constant in a cell are NaN)
+            "truth_z_abs_mean": float(np.nanmean(np.abs((mean - true) / sd))),
+            "truth_within_2sd": float(np.mean((np.abs(mean - true) <= 2 * sd)[estimated])),
             "warnings": proc.stderr.count("warning:"),
         }
         print(json.dumps(report["default_fit"]), file=sys.stderr)

@@ -12,17 +12,26 @@ Two guards run before any sampling:
   information about the judge there (a constant non-zero column only restates the base rate
   of A wins): it is left out of that cell's regression, its weight is NaN and the reason is
   recorded; a cell in which no attribute varies is skipped.
+
+Cells can be fitted in several processes (:func:`fit_table`'s ``workers``,
+``$PREFDISSECT_WORKERS``): each depends only on its rows, the spec and its own seed, so the
+results are the same for any number.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
+import sys
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from preference_dissect.errors import InputError
 from preference_dissect.fit.checks import kfold_accuracy, posterior_predictive_check
 from preference_dissect.fit.families import LIKELIHOODS
 from preference_dissect.fit.features import FeatureTable
@@ -153,6 +162,8 @@ class _Draws:
     ess: float
     divergences: int
     pareto_k: float
+    #: the Gaussian approximation importance sampling started from (a warm start for checks)
+    approx: Any = None
 
 
 def _sample(xmat: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, notes: list[str]):
@@ -173,7 +184,9 @@ def _sample(xmat: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, notes: li
         pareto_k = res.pareto_k
         if res.pareto_k <= spec.pareto_k_max and res.ess >= spec.ess_min:
             weight, intercept, sigma = _split_theta(res.draws, spec, xmat.shape[1], shape)
-            return _Draws("is", weight, intercept, sigma, float("nan"), res.ess, 0, pareto_k), rng
+            draws = _Draws("is", weight, intercept, sigma, float("nan"), res.ess, 0, pareto_k)
+            draws.approx = res.approx
+            return draws, rng
         notes.append(
             f"importance sampling not reliable (Pareto k {res.pareto_k:.2f},"
             f" ESS {res.ess:.0f}): refitted with NUTS"
@@ -188,6 +201,7 @@ def _sample(xmat: np.ndarray, y: np.ndarray, spec: FitSpec, seed: int, notes: li
         out["ess_bulk_min"],
         out["divergences"],
         pareto_k,
+        None if res is None else res.approx,
     )
     return draws, rng
 
@@ -206,15 +220,19 @@ def _diagnostic_notes(d: _Draws, spec: FitSpec) -> list[str]:
     return notes
 
 
-def wide_prior_mean(xmat: np.ndarray, y: np.ndarray, spec: FitSpec) -> np.ndarray:
+def wide_prior_mean(
+    xmat: np.ndarray, y: np.ndarray, spec: FitSpec, start: Any = None
+) -> np.ndarray:
     """Approximate posterior mean of the weights under ``spec.sensitivity_prior`` (the
-    Laplace/EP Gaussian approximation of :mod:`.laplace`: milliseconds per cell)."""
+    Laplace/EP Gaussian approximation of :mod:`.laplace`: milliseconds per cell); an EP
+    prior's sites start from those of ``start`` (the ``GaussianApprox`` under ``spec``)."""
     from preference_dissect.fit.laplace import gaussian_approximation
 
     wide = spec.model_copy(update={"prior": spec.sensitivity_prior})
     try:
         with np.errstate(all="ignore"):
-            mean = gaussian_approximation(Posterior(xmat, y, wide)).mean[: xmat.shape[1]]
+            post = Posterior(xmat, y, wide)
+            mean = gaussian_approximation(post, start).mean[: xmat.shape[1]]
     except (np.linalg.LinAlgError, ValueError):
         return np.full(xmat.shape[1], np.nan)
     return np.where(np.isfinite(mean), mean, np.nan)
@@ -249,7 +267,7 @@ def fit_cell(
     sub = xmat[:, keep]
     draws, rng = _sample(sub, y, spec, seed, notes)
     notes += _diagnostic_notes(draws, spec)
-    accuracy = kfold_accuracy(sub, y, spec, rng)
+    accuracy = kfold_accuracy(sub, y, spec, rng, draws.approx)
     p_share, p_agree_sub = posterior_predictive_check(
         sub,
         y,
@@ -263,7 +281,7 @@ def fit_cell(
     weight[..., keep] = draws.weight
     wide_mean = np.full(p, np.nan)
     if spec.sensitivity_prior is not None:
-        wide_mean[keep] = wide_prior_mean(sub, y, spec)
+        wide_mean[keep] = wide_prior_mean(sub, y, spec, draws.approx)
     p_agree = np.full(p, np.nan)
     p_agree[keep] = p_agree_sub
     return CellFit(
@@ -287,12 +305,73 @@ def fit_cell(
     )
 
 
+#: Environment variable: how many processes fit cells when ``workers`` is not given.
+#: Results do not depend on it.
+WORKERS_ENV = "PREFDISSECT_WORKERS"
+
+
+def default_workers() -> int:
+    """Processes for :func:`fit_table`: ``$PREFDISSECT_WORKERS``, else 1 (opt-in: forked
+    workers pay off on an idle multi-core machine, and only compete on a busy one)."""
+    value = os.environ.get(WORKERS_ENV, "").strip()
+    if not value:
+        return 1
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise InputError(f"{WORKERS_ENV} must be a whole number, not {value!r}") from None
+
+
+def _fit_or_skip(
+    judge: str, group: str, xmat: np.ndarray, y: np.ndarray, spec: FitSpec, attributes: list[str]
+) -> CellFit:
+    """One cell: fitted with its own seed (:func:`cell_seed`), or skipped when too small."""
+    if len(y) < spec.min_group_size:
+        reason = f"{len(y)} pairs, fewer than the minimum group size {spec.min_group_size}"
+        return skipped_cell(xmat, spec, reason)
+    return fit_cell(xmat, y, spec, cell_seed(spec.seed, judge, group), attributes)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(spec: FitSpec, attributes: list[str]) -> None:
+    _WORKER.update(spec=spec, attributes=attributes)
+
+
+def _worker_fit(job: tuple[str, str, np.ndarray, np.ndarray]) -> CellFit:
+    return _fit_or_skip(*job, _WORKER["spec"], _WORKER["attributes"])
+
+
+def _fitted(
+    jobs: list[tuple[str, str, np.ndarray, np.ndarray]],
+    spec: FitSpec,
+    attributes: list[str],
+    workers: int,
+) -> Iterator[CellFit]:
+    """The fits of ``jobs``, in order, from ``workers`` forked processes (Linux; elsewhere,
+    and for one worker, this process).
+
+    Every cell depends only on its rows, the spec and its own seed, so the results are the
+    same for any number of processes."""
+    workers = min(workers, len(jobs))
+    # forked workers inherit plug-ins registered at run time; fork is safe on Linux only
+    if workers <= 1 or not sys.platform.startswith("linux"):
+        for job in jobs:
+            yield _fit_or_skip(*job, spec, attributes)
+        return
+    context = mp.get_context("fork")
+    with context.Pool(workers, initializer=_init_worker, initargs=(spec, attributes)) as pool:
+        yield from pool.imap(_worker_fit, jobs, chunksize=1)
+
+
 def fit_table(
     table: FeatureTable,
     spec: FitSpec,
     *,
     on_fit: Callable[[str, str, CellFit], None] | None = None,
     done: dict[tuple[str, str], CellFit] | None = None,
+    workers: int | None = None,
 ) -> dict[tuple[str, str], CellFit]:
     """Fit every (judge, group) cell of ``table``.
 
@@ -301,9 +380,13 @@ def fit_table(
     table : FeatureTable
     spec : FitSpec
     on_fit : callable, optional
-        Called after each fit with (judge, group, result), e.g. to advance a progress bar.
+        Called after each fit with (judge, group, result), in table order, e.g. to advance a
+        progress bar.
     done : dict, optional
         Fits finished earlier (a resumed run): reused instead of refitted.
+    workers : int, optional
+        Processes that fit cells (default :func:`default_workers`); 1 fits them in this
+        process. The results are the same for any number.
 
     Returns
     -------
@@ -311,18 +394,16 @@ def fit_table(
         ``{(judge, group): CellFit}`` in table order; cells with fewer rows than
         ``spec.min_group_size`` (or no varying attribute) are there as skipped cells.
     """
-    results: dict[tuple[str, str], CellFit] = {}
-    for (judge, group), (xmat, y) in table.cells().items():
-        if done and (judge, group) in done:
-            results[(judge, group)] = done[(judge, group)]
-            continue
-        if len(y) < spec.min_group_size:
-            reason = f"{len(y)} pairs, fewer than the minimum group size {spec.min_group_size}"
-            cell = skipped_cell(xmat, spec, reason)
-        else:
-            seed = cell_seed(spec.seed, judge, group)
-            cell = fit_cell(xmat, y, spec, seed, table.attributes)
-        results[(judge, group)] = cell
-        if on_fit is not None:
-            on_fit(judge, group, cell)
-    return results
+    cells = table.cells()
+    results = {key: done[key] for key in cells if done and key in done}
+    jobs = [(j, g, xmat, y) for (j, g), (xmat, y) in cells.items() if (j, g) not in results]
+    n_workers = default_workers() if workers is None else max(1, int(workers))
+    fitted = _fitted(jobs, spec, table.attributes, n_workers)
+    try:
+        for (judge, group, _, _), cell in zip(jobs, fitted, strict=True):
+            results[(judge, group)] = cell
+            if on_fit is not None:
+                on_fit(judge, group, cell)
+    finally:
+        fitted.close()  # stops the worker processes, also when on_fit raises
+    return {key: results[key] for key in cells}

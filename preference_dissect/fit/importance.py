@@ -8,13 +8,14 @@ draws are produced by systematic resampling.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
 
-from preference_dissect.fit.laplace import gaussian_approximation
+from preference_dissect.fit.laplace import GaussianApprox, gaussian_approximation
 from preference_dissect.fit.posterior import Posterior
 
 #: (mixture weight, degrees of freedom, covariance inflation) of the proposal components
@@ -37,6 +38,9 @@ class ImportanceResult:
     rounds : int
     mean, sd : ndarray, shape (dim,)
         Importance-weighted posterior mean and sd (before resampling).
+    approx : GaussianApprox, optional
+        The Gaussian approximation the proposal was built around (a warm start for the
+        cross-validation folds' approximations).
     """
 
     draws: np.ndarray
@@ -45,45 +49,106 @@ class ImportanceResult:
     rounds: int
     mean: np.ndarray
     sd: np.ndarray
+    approx: GaussianApprox | None = None
+
+
+@dataclass
+class _TComponent:
+    """One multivariate t component of the proposal: its mixture weight, degrees of freedom,
+    scale matrix (its Cholesky factor) and log normalising constant."""
+
+    weight: float
+    df: float
+    chol: np.ndarray
+    log_norm: float
+    #: scale = factor * base: the base scale is the Gaussian approximation's covariance
+    factor: float
+
+    @classmethod
+    def build(cls, cov: np.ndarray, weight: float, df: float, inflation: float) -> _TComponent:
+        dim = cov.shape[0]
+        chol = np.linalg.cholesky(_t_scale(cov, df, inflation))
+        log_det = 2.0 * np.log(np.diag(chol)).sum()
+        log_norm = (
+            special.gammaln((df + dim) / 2)
+            - special.gammaln(df / 2)
+            - 0.5 * dim * np.log(df * np.pi)
+            - 0.5 * log_det
+        )
+        return cls(weight, df, chol, float(log_norm), inflation * (df - 2.0) / df)
+
+    def log_density(self, maha: np.ndarray) -> np.ndarray:
+        """Log density at points of squared Mahalanobis distance ``maha`` (in its scale)."""
+        dim = self.chol.shape[0]
+        return self.log_norm - 0.5 * (self.df + dim) * np.log1p(maha / self.df)
 
 
 def _student_t_draws(
-    rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray, df: float, m: int
+    rng: np.random.Generator, mean: np.ndarray, comp: _TComponent, m: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draws from a multivariate t with scale matrix ``cov`` and their log densities."""
+    """Draws from one t component and their squared Mahalanobis distances in its scale."""
     dim = len(mean)
-    chol = np.linalg.cholesky(cov)
     z = rng.standard_normal((m, dim))
-    g = rng.chisquare(df, size=m) / df
-    x = mean + (z @ chol.T) / np.sqrt(g)[:, None]
-    maha = np.sum(z**2, axis=1) / g
-    log_det = 2.0 * np.log(np.diag(chol)).sum()
-    logq = (
-        special.gammaln((df + dim) / 2)
-        - special.gammaln(df / 2)
-        - 0.5 * dim * np.log(df * np.pi)
-        - 0.5 * log_det
-        - 0.5 * (df + dim) * np.log1p(maha / df)
-    )
-    return x, logq
+    g = rng.chisquare(comp.df, size=m) / comp.df
+    x = mean + (z @ comp.chol.T) / np.sqrt(g)[:, None]
+    return x, np.sum(z**2, axis=1) / g
+
+
+def _mixture_draws(
+    rng: np.random.Generator, mean: np.ndarray, components: list[_TComponent], m: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``m`` draws from the mixture and the mixture's log density at them.
+
+    Every component's scale is a multiple of one matrix (:func:`_t_scale`), so a draw's
+    Mahalanobis distance in another component's scale is its own rescaled: no solve needed.
+    """
+    counts = rng.multinomial(m, [c.weight for c in components])
+    xs, parts = [], []
+    for comp, count in zip(components, counts, strict=True):
+        x, maha = _student_t_draws(rng, mean, comp, int(count))
+        xs.append(x)
+        parts.append(
+            [np.log(o.weight) + o.log_density(maha * comp.factor / o.factor) for o in components]
+        )
+    logq = np.concatenate([functools.reduce(np.logaddexp, p) for p in parts])
+    return np.vstack(xs), logq
 
 
 def _psis(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
-    import arviz as az
-
+    """Pareto-smoothed normalised weights and the Pareto k (``arviz.psislw``, reff 1)."""
     finite = np.where(np.isfinite(log_weights), log_weights, -np.inf)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lw, k = az.psislw(finite - np.max(finite))
-    weights = np.exp(lw - special.logsumexp(lw))
+    lw, k = _psislw(finite - np.max(finite))
+    weights = np.exp(lw - _logsumexp(lw))
     return weights, float(k)
 
 
+def _psislw(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
+    """``arviz.psislw(log_weights)`` of a 1-D array, without its xarray wrapping (which costs
+    more than the smoothing itself at the sizes here; the same arithmetic)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            from arviz.stats.stats import _psislw as smooth
+        except ImportError:  # pragma: no cover - a future ArviZ: its public function
+            import arviz as az
+
+            return az.psislw(log_weights)
+        n = len(log_weights)
+        cutoff_ind = -int(np.ceil(min(n / 5.0, 3 * n**0.5))) - 1
+        return smooth(log_weights.copy(), cutoff_ind, np.log(np.finfo(float).tiny), True)
+
+
+def _logsumexp(a: np.ndarray) -> float:
+    top = float(np.max(a))
+    return top + float(np.log(np.sum(np.exp(a - top))))
+
+
 def _weighted_moments(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and variance of each column of ``x`` (weights ``w`` sum to 1)."""
     mean = w @ x
     centred = x - mean
-    cov = (centred * w[:, None]).T @ centred
-    return mean, cov
+    np.square(centred, out=centred)
+    return mean, w @ centred
 
 
 def _t_scale(cov: np.ndarray, df: float, inflation: float) -> np.ndarray:
@@ -100,27 +165,6 @@ def systematic_resample(rng: np.random.Generator, weights: np.ndarray, n_out: in
     cumulative[-1] = 1.0
     idx = np.searchsorted(cumulative, positions, side="left")
     return rng.permutation(np.minimum(idx, len(weights) - 1))
-
-
-def _mixture_log_density(
-    x: np.ndarray, mean: np.ndarray, components: list[tuple[float, np.ndarray, float]]
-) -> np.ndarray:
-    dim = len(mean)
-    parts = []
-    for weight, scale, df in components:
-        chol = np.linalg.cholesky(scale)
-        z = np.linalg.solve(chol, (x - mean).T).T
-        maha = np.sum(z**2, axis=1)
-        log_det = 2.0 * np.log(np.diag(chol)).sum()
-        parts.append(
-            np.log(weight)
-            + special.gammaln((df + dim) / 2)
-            - special.gammaln(df / 2)
-            - 0.5 * dim * np.log(df * np.pi)
-            - 0.5 * log_det
-            - 0.5 * (df + dim) * np.log1p(maha / df)
-        )
-    return special.logsumexp(np.array(parts), axis=0)
 
 
 def importance_sample(
@@ -156,38 +200,21 @@ def importance_sample(
         max_proposals = int(np.clip(PROPOSAL_BUDGET / max(post.n, 1), 48000, 120000))
     approx = gaussian_approximation(post)
     mean = approx.mean
-    components = [
-        (
-            PROPOSAL_MIX[0][0],
-            _t_scale(approx.cov, PROPOSAL_MIX[0][1], PROPOSAL_MIX[0][2]),
-            PROPOSAL_MIX[0][1],
-        ),
-        (
-            PROPOSAL_MIX[1][0],
-            _t_scale(approx.cov, PROPOSAL_MIX[1][1], PROPOSAL_MIX[1][2]),
-            PROPOSAL_MIX[1][1],
-        ),
-    ]
+    components = [_TComponent.build(approx.cov, w, df, infl) for w, df, infl in PROPOSAL_MIX]
     xs: list[np.ndarray] = []
     log_ratios: list[np.ndarray] = []
     rounds = 0
     while True:
         rounds += 1
-        counts = rng.multinomial(batch, [c[0] for c in components])
-        x = np.vstack(
-            [
-                _student_t_draws(rng, mean, scale, df, int(c))[0]
-                for (_, scale, df), c in zip(components, counts, strict=True)
-            ]
-        )
+        x, logq = _mixture_draws(rng, mean, components, batch)
         xs.append(x)
-        log_ratios.append(post.log_density(x) - _mixture_log_density(x, mean, components))
+        log_ratios.append(post.log_density(x) - logq)
         weights, k = _psis(np.concatenate(log_ratios))
         ess = float(1.0 / np.sum(weights**2))
         if ess >= ess_target or batch * rounds >= max_proposals:
             break
     x = np.vstack(xs)
-    w_mean, w_cov = _weighted_moments(x, weights)
+    w_mean, w_var = _weighted_moments(x, weights)
     idx = systematic_resample(rng, weights, n_out)
     return ImportanceResult(
         draws=x[idx],
@@ -195,5 +222,6 @@ def importance_sample(
         ess=ess,
         rounds=rounds,
         mean=w_mean,
-        sd=np.sqrt(np.maximum(np.diag(w_cov), 0.0)),
+        sd=np.sqrt(np.maximum(w_var, 0.0)),
+        approx=approx,
     )

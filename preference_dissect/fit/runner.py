@@ -94,6 +94,7 @@ def fit_table_idata(
     console: Any = None,
     checkpoint: Any = None,
     progress: bool = True,
+    workers: int | None = None,
 ) -> FitOutcome:
     """Fit every (judge, group) cell of ``table`` into one ``InferenceData`` (in memory).
 
@@ -111,6 +112,9 @@ def fit_table_idata(
         Saves each finished fit and gives back those of an interrupted earlier run.
     progress : bool
         Show a progress bar.
+    workers : int, optional
+        Processes that fit cells (default: ``$PREFDISSECT_WORKERS``, else 1; see
+        :func:`~preference_dissect.fit.cells.fit_table`): the results do not depend on it.
 
     Returns
     -------
@@ -140,7 +144,7 @@ def fit_table_idata(
             if checkpoint is not None:
                 checkpoint.save(judge, group, cell)
 
-        cells = fit_table(table, spec, on_fit=on_fit, done=done)
+        cells = fit_table(table, spec, on_fit=on_fit, done=done, workers=workers)
     cells, extra = _pool(table, spec, cells, notes, console, progress)
     seconds = time.perf_counter() - start
     attrs = {"spec": spec.to_dict(), "warnings": notes, "source": source}
@@ -233,6 +237,7 @@ def fit_features(
     source: str = "",
     resume: bool = True,
     console: Any = None,
+    workers: int | None = None,
 ) -> FitOutcome:
     """Fit every (judge, group) cell of ``table`` and save the ``InferenceData`` to ``out``.
 
@@ -250,6 +255,8 @@ def fit_features(
         Reuse fits checkpointed by an interrupted earlier run with the same inputs and spec.
     console : rich.console.Console, optional
         Where progress and warnings go (default: stderr).
+    workers : int, optional
+        Processes that fit cells (see :func:`fit_table_idata`).
 
     Returns
     -------
@@ -264,7 +271,9 @@ def fit_features(
     )
     if not resume:
         checkpoint.remove()
-    outcome = fit_table_idata(table, spec, source=source, console=console, checkpoint=checkpoint)
+    outcome = fit_table_idata(
+        table, spec, source=source, console=console, checkpoint=checkpoint, workers=workers
+    )
     outcome.path = Path(save_fit(outcome.idata, out))
     checkpoint.remove()
     return outcome
