@@ -55,6 +55,9 @@ class RunConfig(Validated):
         Judges to fit (default: every judge with labels, and ``gold``).
     na, not_applicable, ties :
         Comparison policies (see :func:`preference_dissect.compare.build_features`).
+    controls : tuple of str
+        Attributes the fit adjusts for with a wide prior (``length``, ``markdown`` or
+        attribute names; :mod:`preference_dissect.compare.controls`).
     model_spec, likelihood, prior, sampler, draws, chains, tune, folds, min_group_size,
     intercept, pooling, pooling_scale :
         Fit settings; unset ones come from the model specification (``models/*.yaml``).
@@ -83,6 +86,7 @@ class RunConfig(Validated):
     na: Literal["drop", "zero"] = "drop"
     not_applicable: Literal["zero", "drop"] = "zero"
     ties: Literal["drop", "half"] = "drop"
+    controls: tuple[str, ...] = ()
     model_spec: str | None = None
     likelihood: str | None = None
     prior: str | None = None

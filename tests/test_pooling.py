@@ -189,12 +189,12 @@ def test_run_with_pooling_reports_shrinkage(cli, tmp_path):
     assert (out / "analysis" / "shrinkage.png").is_file()
     html = (out / "report.html").read_text()
     assert "Partial pooling" in html and "shrinkage" in html
-    fit_dir = tmp_path / "fit"
-    good = cli("fit", str(out / "features.parquet"), "--out", str(fit_dir), "--pooling",
+    fit_file = tmp_path / "fit.nc"
+    good = cli("fit", str(out / "features.parquet"), "--out", str(fit_file), "--pooling",
                "judges", "--draws", "100", "--chains", "2", "--tune", "100")  # fmt: skip
     assert good.returncode == 0, good.stderr
     assert "pooling judges: no two fitted scenario-group cells" in good.stdout + good.stderr
-    bad = cli("fit", str(out / "features.parquet"), "--out", str(fit_dir), "--pooling",
+    bad = cli("fit", str(out / "features.parquet"), "--out", str(fit_file), "--pooling",
               "sideways")  # fmt: skip
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "--pooling" in bad.stderr and "groups" in bad.stderr

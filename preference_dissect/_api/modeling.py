@@ -24,6 +24,7 @@ def compare(
     ties: Literal["drop", "half"] = "drop",
     on_disagree: Literal["zero", "drop"] = "zero",
     style: bool = False,
+    controls: str | list[str] | None = None,
 ) -> pd.DataFrame:
     """Compare each pair's two responses attribute by attribute and attach the verdicts.
 
@@ -51,6 +52,10 @@ def compare(
         A pairwise attribute whose two orders disagree: 0, or drop the pair.
     style : bool
         Add Arena's z-scored style covariates (``style_length``...).
+    controls : str or list of str, optional
+        Attributes the fit adjusts for with a wide prior and reports apart (``"length"``,
+        ``"markdown"``, or column names; ``"length,markdown"`` works too); recorded in
+        ``attrs["report"]["controls"]``, so :func:`fit` picks them up.
 
     Returns
     -------
@@ -75,6 +80,7 @@ def compare(
     from preference_dissect._api.annotation import add_labels
     from preference_dissect.annotate.runner import resolve_annotator
     from preference_dissect.compare import build_features
+    from preference_dissect.compare.controls import split_names
 
     dataset = _dataset(pairs, "pairs")
     if labels is not None:
@@ -92,6 +98,7 @@ def compare(
         on_disagree=on_disagree,
         not_applicable=not_applicable,
         style=style,
+        controls=split_names(controls),
     )
     return features
 
@@ -147,7 +154,8 @@ def fit(
         Show a progress bar.
     **settings
         Other :class:`FitSpec` fields (``tune``, ``intercept``, ``folds``,
-        ``target_accept``, ``sensitivity_prior``, ``pooling_scale``...).
+        ``target_accept``, ``sensitivity_prior``, ``pooling_scale``, ``controls``...;
+        ``controls`` default to those the features table recorded, see :func:`compare`).
 
     Returns
     -------

@@ -504,6 +504,42 @@ def plot_shrinkage(idata: Any, *, judge: str | None = None) -> Any:
     return shrinkage_figure(rows, f"pooling {structure}{f', {judge}' if judge else ''}: shrinkage")
 
 
+def control_effects(idata: Any) -> pd.DataFrame:
+    """Every attribute's weight with and without the fit's control covariates.
+
+    Controls (``compare(..., controls=["length", "markdown"])`` or ``fit(...,
+    controls=[...])``) are adjusted for with a wide prior; this says how much adjusting
+    moved each other weight: per fitted (judge, group, attribute), ``with_controls``,
+    ``without_controls`` (both the Laplace/EP posterior mean of the same cell, with and
+    without the control columns) and ``change``, largest first. The controls' own weights
+    are rows of :func:`scores`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``judge, group, attribute, with_controls, without_controls, change``.
+
+    Raises
+    ------
+    InputError
+        The fit has no controls.
+
+    Examples
+    --------
+    >>> import preference_dissect as pdx
+    >>> pairs = pdx.load("bundled:hh-rlhf", limit=300)
+    >>> features = pdx.compare(pdx.annotate(pairs), pairs, controls="length")
+    >>> features.attrs["report"]["controls"]
+    ['style_length']
+    >>> fit = pdx.fit(features, draws=200, chains=2, progress=False)
+    >>> list(pdx.control_effects(fit).columns[3:])
+    ['with_controls', 'without_controls', 'change']
+    """
+    from preference_dissect.analyse.controls import control_effects as effects
+
+    return effects(_idata(idata))
+
+
 def _features(value: Any) -> pd.DataFrame:
     from preference_dissect._api.modeling import _features as checked
 

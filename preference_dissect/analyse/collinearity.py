@@ -88,7 +88,11 @@ def variance_inflation(
     rows = []
     for group in _groups(features, min_pairs):
         values = group_matrix(features, group)
-        varying = values.loc[:, values.std() > 0]
+        # exactly constant columns (a z-scored style covariate can have std 1e-17) have no
+        # correlation: leave them out, as feature_correlations does
+        varying = values.loc[:, values.max() > values.min()]
+        finite = np.isfinite(correlation_matrix(varying).to_numpy()).all(axis=0)
+        varying = varying.loc[:, finite]
         if varying.shape[1] == 0:
             continue
         corr = correlation_matrix(varying).to_numpy()

@@ -151,6 +151,27 @@ def _shrinkage(idata: Any, out: Path, result: dict[str, Any]) -> list[Path]:
     return files
 
 
+def _controls(idata: Any, out: Path, result: dict[str, Any]) -> list[Path]:
+    """A fit's control weights and every attribute's change with the controls (see
+    :mod:`.controls`)."""
+    from preference_dissect.analyse.controls import control_effects, control_weights, controls_of
+
+    if not controls_of(idata):
+        return []
+    weights, effects = control_weights(idata), control_effects(idata)
+    result["controls"] = {
+        "controls": controls_of(idata),
+        "weights": _records(
+            weights[["judge", "group", "attribute", "mean", "hdi_low", "hdi_high"]]
+        ),
+        "largest_changes": _records(effects),
+    }
+    return [
+        write_csv(weights, out / "controls.csv"),
+        write_csv(effects, out / "control_effects.csv"),
+    ]
+
+
 def _loo_summary(idata: Any, features: pd.DataFrame) -> dict[str, Any] | None:
     """The fit's PSIS-LOO (None for point estimates, or a likelihood without pointwise
     log-likelihoods)."""
@@ -185,7 +206,8 @@ def analyse_fit(
     ``scores_<group>.{png,svg}``, ``similarity.{png,svg}``, ``sensitivity.{png,svg}``,
     ``summary.json``; with the fit's ``features``, also ``collinearity.csv``, ``vif.csv``
     and the PSIS-LOO of the fit (in ``summary.json``); for a pooled fit ``shrinkage.csv``,
-    ``spreads.csv`` and ``shrinkage.{png,svg}``.
+    ``spreads.csv`` and ``shrinkage.{png,svg}``; with controls ``controls.csv`` (their
+    weights) and ``control_effects.csv`` (every attribute with and without them).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -195,7 +217,10 @@ def analyse_fit(
     step("scores")
     summary_table = weight_summary(idata)
     files.append(write_csv(summary_table, out / "scores.csv"))
-    tb = top_bottom(summary_table, top_k)
+    from preference_dissect.analyse.controls import controls_of
+
+    # controls are adjusted for, not dissected: not among the top and bottom attributes
+    tb = top_bottom(summary_table[~summary_table["attribute"].isin(controls_of(idata))], top_k)
     files.append(write_csv(tb, out / "top_bottom.csv"))
     diag = diagnostics_frame(idata)
     files.append(write_csv(diag, out / "diagnostics.csv"))
@@ -231,6 +256,7 @@ def analyse_fit(
     step("collinearity")
     files += _collinearity(idata, features, out, result)
     files += _shrinkage(idata, out, result)
+    files += _controls(idata, out, result)
     step("plots")
     chosen = plot_judges or fitted_judges[:MAX_PLOT_JUDGES]
     for group in groups:

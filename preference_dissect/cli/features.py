@@ -68,6 +68,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="add continuous Arena style covariates style_length/header/list/bold",
     )
+    p.add_argument(
+        "--controls",
+        default=None,
+        metavar="A,B",
+        help="attributes the fit adjusts for with a wide prior, reported apart: column names, "
+        "length (style_length) or markdown (style_header/list/bold)",
+    )
     p.add_argument("--out", required=True, help="features.parquet (or .csv) to write")
     add_json_flag(p)
     p.set_defaults(func=run)
@@ -115,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from preference_dissect.compare import add_labels, build_features, read_annotations
+    from preference_dissect.compare.controls import split_names
     from preference_dissect.compare.inputs import open_dataset
     from preference_dissect.errors import InputError
     from preference_dissect.io import atomic_path, check_output_file, read_table
@@ -137,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         on_disagree=args.disagree,
         not_applicable=args.not_applicable,
         style=args.style,
+        controls=split_names(args.controls),
         annotations_file=args.annotations,
     )
     for name in report["attributes_without_annotations"]:

@@ -18,7 +18,13 @@ from preference_dissect.cli.common import add_fit_arguments, add_json_flag, emit
 _RENAMED = {"fmt": "format"}
 #: RunConfig keys the run flags set directly.
 _DIRECT = ("source", "out", "fmt", "limit", "seed", "annotator", "classify", "na")
-_DIRECT += ("not_applicable", "ties", "labels", "judges")
+_DIRECT += ("not_applicable", "ties", "labels", "judges", "controls")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    from preference_dissect.compare.controls import split_names
+
+    return tuple(split_names(text))
 
 
 def register(subparsers: Any) -> None:
@@ -115,6 +121,14 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
         choices=("drop", "half"),
         default=None,
         help="ties: exclude (default), or keep as y = 0.5",
+    )
+    p.add_argument(
+        "--controls",
+        type=_names,
+        default=None,
+        metavar="A,B",
+        help="attributes the fit adjusts for with a wide prior, reported apart: length, "
+        "markdown or attribute names",
     )
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from preference_dissect.annotate.attribute_sets import attribute_set_names
 from preference_dissect.compare.attributes import Compared, compared_attributes
+from preference_dissect.compare.controls import needs_style, resolve_controls
 from preference_dissect.compare.groups import ALL_GROUP, pair_groups
 from preference_dissect.compare.rules import RULES, combine_orders, compare_length_rule
 from preference_dissect.compare.style import style_covariates
@@ -455,6 +456,7 @@ def build_features(
     on_disagree: str = "zero",
     not_applicable: str = "zero",
     style: bool = False,
+    controls: tuple[str, ...] | list[str] = (),
     annotations_file: str | os.PathLike[str] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Turn annotations and judge labels into the features table.
@@ -487,6 +489,9 @@ def build_features(
     style : bool
         Add the z-scored Arena style covariates ``style_length``, ``style_header``,
         ``style_list``, ``style_bold`` (continuous values, not -1/0/1).
+    controls : list of str
+        Attributes the fit adjusts for with a wide prior (:mod:`.controls`): column names,
+        ``length`` or ``markdown`` (these turn ``style`` on); recorded in the report.
     annotations_file : path, optional
         Used in error messages.
 
@@ -528,10 +533,11 @@ def build_features(
     feats = _apply_na(feats, ann, disagree, policies, report)
     used_pairs = pairs[pairs["pair_id"].isin(feats.index)]
     report["pairs_used"] = len(used_pairs)
-    if style:
+    if style or needs_style(controls):
         cov, style_report = style_covariates(used_pairs)
         feats = feats.join(cov)
         report["style"] = style_report
+    report["controls"] = resolve_controls(controls, feats.columns)
     y, label_facts = _judge_labels(dataset, judges, ties)
     report["labels"] = label_facts["labels"]
     report["ties"] = ties

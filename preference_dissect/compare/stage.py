@@ -36,6 +36,7 @@ class FeaturesStage(Stage):
             "judges": cfg.judges,
             "not_applicable": cfg.not_applicable,
             "ties": cfg.ties,
+            "controls": list(cfg.controls),
         }
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
@@ -51,6 +52,7 @@ class FeaturesStage(Stage):
             na=cfg.na,
             ties=cfg.ties,
             not_applicable=cfg.not_applicable,
+            controls=list(cfg.controls),
         )
         ARTIFACTS["features"].write(features, ctx.artifact("features"))
         ctx.values["features"] = features

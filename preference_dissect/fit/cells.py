@@ -326,10 +326,15 @@ def _fit_or_skip(
     judge: str, group: str, xmat: np.ndarray, y: np.ndarray, spec: FitSpec, attributes: list[str]
 ) -> CellFit:
     """One cell: fitted with its own seed (:func:`cell_seed`), or skipped when too small."""
+    from preference_dissect.fit.controls import control_factors, rescale_cell
+
     if len(y) < spec.min_group_size:
         reason = f"{len(y)} pairs, fewer than the minimum group size {spec.min_group_size}"
         return skipped_cell(xmat, spec, reason)
-    return fit_cell(xmat, y, spec, cell_seed(spec.seed, judge, group), attributes)
+    seed, factors = cell_seed(spec.seed, judge, group), control_factors(spec, attributes)
+    if factors is None:
+        return fit_cell(xmat, y, spec, seed, attributes)
+    return rescale_cell(fit_cell(xmat * factors, y, spec, seed, attributes), factors)
 
 
 _WORKER: dict[str, Any] = {}

@@ -8,7 +8,7 @@ A features table has one row per (pair, judge, group): ``pair_id``, ``judge``, `
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +39,14 @@ class FeatureTable:
         Attribute column names, in file order (``style_*`` columns are continuous covariates).
     dropped_rows : int
         Rows removed by ``na="drop"``.
+    controls : list of str
+        The control covariates the comparison recorded (``attrs["report"]["controls"]``).
     """
 
     frame: pd.DataFrame
     attributes: list[str]
     dropped_rows: int = 0
+    controls: list[str] = field(default_factory=list)
 
     @property
     def judges(self) -> list[str]:
@@ -73,7 +76,10 @@ class FeatureTable:
                     field=column,
                 )
             frame = frame[frame[column].isin(wanted)]
-        return FeatureTable(frame.reset_index(drop=True), list(self.attributes), self.dropped_rows)
+        return FeatureTable(
+            frame.reset_index(drop=True), list(self.attributes), self.dropped_rows,
+            list(self.controls),
+        )  # fmt: skip
 
     def cells(self) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
         """Return ``{(judge, group): (xmat, y)}`` with xmat of shape (n, n_attributes)."""
@@ -213,6 +219,7 @@ def validate_features(
         if column not in frame.columns:
             raise InputError("required column is missing", file=file, field=column)
     attributes = [str(c) for c in frame.columns if c not in KEY_COLUMNS]
+    recorded = (frame.attrs.get("report") or {}).get("controls") or []
     if not attributes:
         raise InputError(
             "no attribute columns (expected columns after pair_id/judge/group/y)", file=file
@@ -244,4 +251,4 @@ def validate_features(
     out = pd.concat([keys, values], axis=1)[keep].reset_index(drop=True)
     if len(out) == 0:
         raise InputError("no rows left after dropping rows with missing values", file=file)
-    return FeatureTable(out, attributes, int((~keep).sum()))
+    return FeatureTable(out, attributes, int((~keep).sum()), [str(c) for c in recorded])

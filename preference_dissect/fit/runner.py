@@ -125,8 +125,10 @@ def fit_table_idata(
     from rich.console import Console
 
     from preference_dissect.fit.cells import fit_table
+    from preference_dissect.fit.controls import with_table_controls
     from preference_dissect.fit.idata import build_idata
 
+    spec = with_table_controls(spec, table.attributes, table.controls)
     check_cell_sizes(table, spec)
     start = time.perf_counter()
     console = console or Console(stderr=True)
@@ -146,6 +148,10 @@ def fit_table_idata(
 
         cells = fit_table(table, spec, on_fit=on_fit, done=done, workers=workers)
     cells, extra = _pool(table, spec, cells, notes, console, progress)
+    if spec.controls:
+        from preference_dissect.fit.controls import CONTROLS_GROUP, controls_dataset
+
+        extra = {**(extra or {}), CONTROLS_GROUP: controls_dataset(table, cells, spec)}
     seconds = time.perf_counter() - start
     attrs = {"spec": spec.to_dict(), "warnings": notes, "source": source}
     attrs["seconds"] = round(seconds, 3)
@@ -263,8 +269,10 @@ def fit_features(
     FitOutcome
     """
     from preference_dissect.fit.checkpoint import Checkpoint, table_fingerprint
+    from preference_dissect.fit.controls import with_table_controls
     from preference_dissect.fit.idata import save_fit
 
+    spec = with_table_controls(spec, table.attributes, table.controls)
     check_cell_sizes(table, spec)
     checkpoint = Checkpoint(
         out, {"spec": spec.to_dict(), "features": table_fingerprint(table.frame)}

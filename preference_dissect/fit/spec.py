@@ -101,6 +101,8 @@ def _flatten_spec(data: dict[str, Any], file: Path) -> dict[str, Any]:
             out[key] = (
                 None if value is None else {"kind": value.get("family"), "scale": value["scale"]}
             )
+    if "scale" in dict(data.get("controls") or {}):
+        out["control_scale"] = data["controls"]["scale"]
     pooling = dict(data.get("pooling") or {})
     if "structure" in pooling:
         out["pooling"] = pooling["structure"]
@@ -164,6 +166,12 @@ class FitSpec(Validated):
         learned per attribute. ``all`` and the query groups stay unpooled.
     pooling_scale : float
         Scale of the half-normal prior on every spread of the hierarchy.
+    controls : tuple of str
+        Attributes adjusted for with the wide scale ``control_scale`` (same prior family)
+        instead of ``prior.scale`` (:mod:`.controls`); a fit picks up the controls its
+        features table recorded.
+    control_scale : float
+        The controls' prior scale.
 
     Examples
     --------
@@ -192,6 +200,8 @@ class FitSpec(Validated):
     sensitivity_prior: Prior | None
     pooling: Literal["none", "groups", "judges", "both"] = "none"
     pooling_scale: float = Field(default=0.5, gt=0)
+    controls: tuple[str, ...] = ()
+    control_scale: float = Field(default=2.5, gt=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -221,10 +231,16 @@ class FitSpec(Validated):
 
     @model_validator(mode="after")
     def _poolable(self) -> FitSpec:
-        from preference_dissect.fit.families import LIKELIHOODS
+        from preference_dissect.fit.families import LIKELIHOODS, PRIORS
 
+        if self.controls and not PRIORS.get(self.prior.kind).importance_sampling:
+            raise ValueError(
+                f"controls need a location-scale prior (laplace, normal), not {self.prior.kind!r}"
+            )
         if self.pooling == "none":
             return self
+        if self.controls:
+            raise ValueError("pooling does not take controls yet (controls)")
         if self.intercept:
             raise ValueError("pooling does not take a position intercept yet (intercept)")
         if LIKELIHOODS.get(self.likelihood).has_sigma:

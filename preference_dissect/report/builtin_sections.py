@@ -65,6 +65,12 @@ def pooling(run: Any, built: dict[str, Any]) -> Any:
     return model_sections.pooling_section(run.analysis)
 
 
+@register_report_section("controls", order=58, nav="Controls")
+def controls(run: Any, built: dict[str, Any]) -> Any:
+    """The control covariates' weights and what adjusting for them changed."""
+    return model_sections.controls_section(run.analysis)
+
+
 @register_report_section("similarity", order=60, nav="Similarity", needs=("weights",))
 def similarity(run: Any, built: dict[str, Any]) -> Any:
     """Judge similarity with intervals."""

@@ -99,6 +99,22 @@ def pooling_section(analysis: Artifact) -> dict[str, Any] | None:
     }
 
 
+def controls_section(analysis: Artifact) -> dict[str, Any] | None:
+    """The controls' weights and the attributes they moved most, from ``controls.csv`` and
+    ``control_effects.csv``; ``{"controlled": False}`` for a fit without controls."""
+    if not analysis.ok:
+        return None
+    weights, effects = _table(analysis, "controls.csv"), _table(analysis, "control_effects.csv")
+    if weights is None or effects is None:
+        return {"controlled": False}
+    return {
+        "controlled": True,
+        "controls": list(dict.fromkeys(weights["attribute"])),
+        "weights": _records(weights),
+        "effects": _records(effects),
+    }
+
+
 def model_fit_section(analysis: Artifact) -> dict[str, Any] | None:
     """PSIS-LOO of the run's fit (elpd, p_loo, Pareto k), as the analysis computed it."""
     if not analysis.ok:
