@@ -159,6 +159,13 @@ def test_two_level_pooling_nests_judges_in_a_population():
     # each judge's pooled mean tracks its planted mean
     judge_means = table.groupby(["judge", "attribute"])[["pool_mean", "weight"]].first()
     assert np.corrcoef(judge_means["pool_mean"], judge_means["weight"])[0, 1] > 0.8
+    # judges: one pool per scenario group, its judges around the group's mean
+    by_group = pdx.fit(sim.features, pooling="judges", prior="normal:1", min_group_size=20,
+                       **QUICK)  # fmt: skip
+    assert list(by_group.pooling["pool"].values) == ["g0", "g1", "g2"]
+    assert list(by_group.pooling["node"].values) == ["g0", "g1", "g2"]
+    moved = pdx.shrinkage(by_group)
+    assert (moved["pool"] == moved["group"]).all() and moved["judge"].nunique() == 3
 
 
 @pytest.mark.slow
