@@ -203,6 +203,25 @@ def model_spec_file(name_or_path: str | os.PathLike[str]) -> Path:
     return path
 
 
+@functools.cache
+def model_families() -> dict[str, list[str]]:
+    """Family -> name patterns (``models/families/default.yaml``), in matching order."""
+    data = read_yaml(definitions_root("models") / "families" / "default.yaml") or {}
+    return {str(k): [str(p).lower() for p in v] for k, v in data.items()}
+
+
+def model_family(name: str | None) -> str | None:
+    """The family of a model or judge name (the first family with a pattern in it), or
+    ``None``."""
+    if not name:
+        return None
+    text = str(name).lower()
+    for family, patterns in model_families().items():
+        if any(p in text for p in patterns):
+            return family
+    return None
+
+
 def price_table(name_or_path: str | os.PathLike[str] = "openai") -> dict[str, Any]:
     """An LLM price table: ``models/prices/NAME.yaml``, or a user's YAML file."""
     if _is_path(name_or_path):

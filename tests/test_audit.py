@@ -144,3 +144,69 @@ def test_audit_cli_out_folder(cli, tmp_path):
     assert res.returncode == 2 and "no gold answers" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "nope").exists()
+
+
+def _biased_dataset() -> PairDataset:
+    """Six pairs: a GPT-4 judge, a human reference, response lengths and models chosen so
+    that every bias metric has a value countable by hand."""
+    pairs = pd.DataFrame(
+        {
+            "pair_id": [f"p{i}" for i in range(6)],
+            "prompt": "q",
+            # longer: a, a, b, b, same, b
+            "response_a": ["one two three", "a b", "x", "x", "same len", "y"],
+            "response_b": ["one", "c", "x y z", "x y", "two words", "y z"],
+            "model_a": ["gpt-4-0613", "gpt-4", "llama-2-70b", "claude-2", "gpt-4", "gpt-4"],
+            "model_b": ["llama-2-70b", "claude-2", "gpt-3.5-turbo", "llama-2", "gpt-4", "vicuna"],
+            "source": "t",
+        }
+    )
+    labels = pd.DataFrame(
+        {
+            "pair_id": list(pairs["pair_id"]) * 2,
+            "judge": ["gpt-4-judge"] * 6 + ["human"] * 6,
+            "winner": list("abbaab") + list("bbaaab"),
+            "winner_ab": list("aabba") + [None] + [None] * 6,
+            "winner_ba": list("abbaa") + [None] + [None] * 6,
+        }
+    )
+    return PairDataset(pairs, labels)
+
+
+def test_length_bias_self_preference_and_flip_rate_take_hand_counted_values():
+    res = audit_judges(_biased_dataset(), judges=["gpt-4-judge"], bootstrap=200)
+    j = res.summary["judges"]["gpt-4-judge"]
+    # the longer response: a, a, b, b, (same), b; the judge picks it in p0, p2, p5 (3 of 5),
+    # the human only in p5 (1 of 5: a "pick the longer" baseline agrees with it 1/5)
+    assert (j["n_length"], j["length_bias"], j["reference_longer_rate"]) == (5, 0.6, 0.2)
+    # openai (the judge's family) wrote exactly one response in p0 (a), p1 (a), p2 (b,
+    # gpt-3.5), p5 (a); p4 has two, p3 none. The judge picks it in p0 and p2 (2 of 4), the
+    # human in none of them
+    assert (j["n_self"], j["self_preference"], j["reference_self_rate"]) == (4, 0.5, 0.0)
+    # both orders decided in p0-p4; they differ in p1 and p3
+    assert (j["n_flip"], j["flip_rate"]) == (5, 0.4)
+    low, high = j["length_bias_ci"]
+    assert 0 <= low <= 0.6 <= high <= 1
+    none = audit_judges(_biased_dataset(), reference="none", bootstrap=0).summary["judges"]
+    assert set(none) == {"gpt-4-judge", "human"}
+    assert none["gpt-4-judge"]["length_bias"] == 0.6 and "agreement" not in none["gpt-4-judge"]
+    assert none["human"]["self_preference"] is None  # a human has no model family
+
+
+def test_alpaca_eval_gpt4_judge_length_and_self_preference_match_a_direct_count():
+    import preference_dissect as pdx
+
+    data = pdx.load("bundled:alpaca-eval")
+    j = audit_judges(data, reference="none", bootstrap=0).summary["judges"]["alpaca_eval_gpt4"]
+    pairs = data.pairs.set_index("pair_id")
+    labels = data.labels.set_index("pair_id")["winner"].reindex(pairs.index)
+    words_a = pairs["response_a"].str.split().str.len()
+    words_b = pairs["response_b"].str.split().str.len()
+    longer = np.where(words_a > words_b, "a", np.where(words_b > words_a, "b", ""))
+    decided = labels.isin(["a", "b"]).to_numpy()
+    differ = decided & (longer != "")
+    assert j["n_length"] == differ.sum()
+    assert j["length_bias"] == pytest.approx((labels.to_numpy() == longer)[differ].mean(), abs=1e-6)
+    # the judge is GPT-4 (openai); model_a is text-davinci-003 (openai), model_b alpaca-7b
+    assert j["self_preference"] == pytest.approx((labels[decided] == "a").mean(), abs=1e-6)
+    assert j["self_preference"] > 0.7 and j["length_bias"] > 0.6

@@ -191,14 +191,15 @@ def audit(
     seed: int = 0,
 ) -> pd.DataFrame:
     """How well each judge agrees with a reference judge (or the gold answers), with
-    bootstrap intervals, and its position bias.
+    bootstrap intervals, and its position, length and self-preference biases.
 
     Parameters
     ----------
     pairs : PairDataset
         Pairs with several judges' labels (or gold answers).
     reference : str
-        A judge name, or ``gold``.
+        A judge name, ``gold``, or ``none`` (only the metrics that need no reference:
+        consistency, flip rate, first-slot rate, ties, length bias, self-preference).
     judges : list of str, optional
         Judges to audit (default: all but the reference).
     by : {"judge", "group", "subset"}
@@ -212,7 +213,10 @@ def audit(
     -------
     pandas.DataFrame
         Per judge: ``agreement`` (and ``_low``/``_high``), Cohen's ``kappa``, ``consistency``
-        across the two orders, ``first_slot_rate``, tie rates and pair counts.
+        across the two orders, ``flip_rate``, ``first_slot_rate``, tie rates,
+        ``length_bias`` (verdicts for the longer response) with ``reference_longer_rate``,
+        ``self_preference`` (for the judge's own model family) with
+        ``reference_self_rate``, and pair counts.
 
     Examples
     --------

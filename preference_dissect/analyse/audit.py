@@ -18,6 +18,17 @@ Definitions (per judge, over the pairs it labelled):
 ``gold_accuracy`` / ``gold_wrong_rate``
     on pairs with a ``gold`` answer: share of labels equal to gold / share of a/b labels that
     pick the other response (ties count in neither).
+``flip_rate``
+    share of pairs with an a/b verdict in both orders whose two verdicts pick different
+    responses (``n_flip`` such pairs).
+``length_bias`` / ``reference_longer_rate``
+    over pairs whose responses differ in length (words), the share of the judge's a/b
+    verdicts that pick the longer one / the same share of the reference's verdicts (= the
+    agreement of a "pick the longer" baseline with the reference); ``n_length``.
+``self_preference`` / ``reference_self_rate``
+    for a judge whose model family (``models/families/default.yaml``) made exactly one of the
+    two responses (``model_a``/``model_b``): the share of its a/b verdicts that pick its own
+    family's response / the reference's share on the same pairs; ``n_self``.
 
 Intervals are percentile bootstrap 95% intervals over pairs (the same resampled pairs for
 every judge and metric; vectorised numpy, seeded).
@@ -45,6 +56,11 @@ METRICS = (
     "tie_rate",
     "gold_accuracy",
     "gold_wrong_rate",
+    "flip_rate",
+    "length_bias",
+    "reference_longer_rate",
+    "self_preference",
+    "reference_self_rate",
 )
 _CODES = {"a": 0, "b": 1, "tie": 2, "both_bad": 3}
 _MISSING = -1
@@ -61,6 +77,8 @@ class _Judge:
     winner: np.ndarray
     ab: np.ndarray
     ba: np.ndarray
+    #: per pair, the code (0 a, 1 b) of the response from the judge's own family, else -1
+    own: np.ndarray | None = None
 
 
 def _judge_arrays(dataset: PairDataset, judge: str, pair_index: pd.Index) -> _Judge:
@@ -69,7 +87,34 @@ def _judge_arrays(dataset: PairDataset, judge: str, pair_index: pd.Index) -> _Ju
     return _Judge(_codes(lab["winner"]), _codes(lab["winner_ab"]), _codes(lab["winner_ba"]))
 
 
-def _ratio_terms(j: _Judge, ref: np.ndarray | None, gold: np.ndarray) -> dict[str, np.ndarray]:
+def _share_terms(
+    terms: dict[str, np.ndarray], name: str, verdict: np.ndarray, side: np.ndarray
+) -> None:
+    """``{name}_num`` / ``{name}_den``: of the a/b ``verdict`` s where ``side`` names a
+    response (0 or 1), those that pick it."""
+    den = (verdict >= 0) & (verdict <= 1) & (side >= 0)
+    terms[f"{name}_den"] = den.astype(float)
+    terms[f"{name}_num"] = (den & (verdict == side)).astype(float)
+
+
+def _bias_terms(j: _Judge, ref: np.ndarray | None, longer: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-pair terms of the flip rate, the length bias and the self-preference."""
+    terms: dict[str, np.ndarray] = {}
+    both = (j.ab >= 0) & (j.ab <= 1) & (j.ba >= 0) & (j.ba <= 1)
+    terms["flip_den"] = both.astype(float)
+    terms["flip_num"] = (both & (j.ab != j.ba)).astype(float)
+    _share_terms(terms, "len", j.winner, longer)
+    own = j.own if j.own is not None else np.full(len(j.winner), _MISSING)
+    _share_terms(terms, "own", j.winner, own)
+    if ref is not None:
+        _share_terms(terms, "rlen", ref, np.where(longer >= 0, longer, _MISSING))
+        _share_terms(terms, "rown", ref, own)
+    return terms
+
+
+def _ratio_terms(
+    j: _Judge, ref: np.ndarray | None, gold: np.ndarray, longer: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Per-pair numerator and denominator vectors of every metric of one judge."""
     labelled = j.winner != _MISSING
     decisive = j.winner <= 1
@@ -93,7 +138,9 @@ def _ratio_terms(j: _Judge, ref: np.ndarray | None, gold: np.ndarray) -> dict[st
     terms["gold_den"] = with_gold.astype(float)
     terms["gold_num"] = (with_gold & (j.winner == gold)).astype(float)
     terms["wrong_num"] = (with_gold & decisive & (j.winner != gold)).astype(float)
-    return terms
+    if longer is None:
+        longer = np.full(len(j.winner), _MISSING)
+    return {**terms, **_bias_terms(j, ref, longer)}
 
 
 def _metrics_from_sums(s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -109,7 +156,13 @@ def _metrics_from_sums(s: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         "first_slot_rate": ratio(s["slot_num"], s["slot_den"]),
         "gold_accuracy": ratio(s["gold_num"], s["gold_den"]),
         "gold_wrong_rate": ratio(s["wrong_num"], s["gold_den"]),
+        "flip_rate": ratio(s["flip_num"], s["flip_den"]),
+        "length_bias": ratio(s["len_num"], s["len_den"]),
+        "self_preference": ratio(s["own_num"], s["own_den"]),
     }
+    if "rlen_den" in s:
+        out["reference_longer_rate"] = ratio(s["rlen_num"], s["rlen_den"])
+        out["reference_self_rate"] = ratio(s["rown_num"], s["rown_den"])
     if "agree_den" in s:
         po = ratio(s["agree_num"], s["agree_den"])
         pj, pr = ratio(s["judge_a"], s["agree_den"]), ratio(s["ref_a"], s["agree_den"])
@@ -146,12 +199,14 @@ def audit_subset(
     *,
     bootstrap: int,
     seed: int,
+    longer: np.ndarray | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Audit every judge on one set of pairs (arrays aligned on the same pairs) against its
     reference verdicts ``refs[judge]`` (the same for every judge, except a leave-one-out
-    majority for a judge that is part of the reference majority)."""
+    majority for a judge that is part of the reference majority); ``longer`` is the code of
+    each pair's longer response (-1: same length)."""
     names = list(judges)
-    per_judge = [_ratio_terms(judges[name], refs.get(name), gold) for name in names]
+    per_judge = [_ratio_terms(judges[name], refs.get(name), gold, longer) for name in names]
     keys = list(per_judge[0]) if per_judge else []
     matrix = np.column_stack([t[k] for t in per_judge for k in keys]) if per_judge else None
     results: dict[str, dict[str, Any]] = {}
@@ -166,6 +221,9 @@ def audit_subset(
             "n_agreement": int(terms["agree_den"].sum()) if "agree_den" in terms else 0,
             "n_consistency": int(terms["cons_den"].sum()),
             "n_gold": int(terms["gold_den"].sum()),
+            "n_flip": int(terms["flip_den"].sum()),
+            "n_length": int(terms["len_den"].sum()),
+            "n_self": int(terms["own_den"].sum()),
         }
         cols = {}
         if boot is not None:
@@ -268,7 +326,9 @@ def audit_judges(
     dataset : PairDataset
         Pairs (with ``gold`` for gold audits) and the judge labels.
     reference : str
-        ``"gold"`` (the pairs' gold column) or a judge name (default ``"human"``).
+        ``"gold"`` (the pairs' gold column), a judge name (default ``"human"``), or
+        ``"none"``: only the metrics that need no reference (consistency, flip rate,
+        first-slot rate, ties, length bias, self-preference).
     judges : list of str, optional
         Judges to audit (default: every judge except the reference).
     by_group : bool
@@ -294,7 +354,10 @@ def audit_judges(
     index = pd.Index(pairs["pair_id"])
     known = dataset.judges
     gold = _codes(pairs["gold"].astype("object"))
-    if reference == "gold":
+    ref: np.ndarray | None
+    if reference == "none":  # only what needs no reference: order, ties, length, own family
+        ref = None
+    elif reference == "gold":
         if not (gold >= 0).any():
             raise InputError(
                 "the pairs have no gold answers (use --reference with a judge name)",
@@ -305,7 +368,7 @@ def audit_judges(
         ref = _judge_arrays(dataset, reference, index).winner
     else:
         raise InputError(
-            f"unknown reference {reference!r} (use gold or one of: "
+            f"unknown reference {reference!r} (use gold, none or one of: "
             f"{', '.join(known) or 'no judges'})",
             field="reference",
         )
@@ -321,20 +384,23 @@ def audit_judges(
             "no judge to audit besides the reference (add judge labels)", field="judges"
         )
     arrays = {name: _judge_arrays(dataset, name, index) for name in names}
+    longer = longer_response(pairs)
+    for name, judged in arrays.items():
+        judged.own = own_family_response(pairs, name)
     refs, notes = _references(dataset, reference, ref, names, index)
     for name, members in dataset.info.get("majorities", {}).items():
         others = [m for m in members if m != reference and m in known]
         if name in arrays and reference in members and others:
             votes = [_judge_arrays(dataset, m, index).winner for m in others]
             judged = arrays[name]
-            arrays[name] = _Judge(leave_one_out_majority(votes), judged.ab, judged.ba)
+            arrays[name] = _Judge(leave_one_out_majority(votes), judged.ab, judged.ba, judged.own)
             notes[name] = f"{name} without {reference} (leave-one-out: {', '.join(others)})"
     summary: dict[str, Any] = {
         "reference": reference,
         "pairs": len(pairs),
         "bootstrap": bootstrap,
         "seed": seed,
-        "judges": audit_subset(arrays, refs, gold, bootstrap=bootstrap, seed=seed),
+        "judges": audit_subset(arrays, refs, gold, bootstrap=bootstrap, seed=seed, longer=longer),
     }
     for name, note in notes.items():
         summary["judges"][name]["reference_note"] = note
@@ -345,7 +411,9 @@ def audit_judges(
         summary["groups"] = {}
         for group, members in membership.groupby("group", sort=False):
             mask = index.isin(members["pair_id"])
-            summary["groups"][str(group)] = _audit_mask(arrays, refs, gold, mask, bootstrap, seed)
+            summary["groups"][str(group)] = _audit_mask(
+                arrays, refs, gold, longer, mask, (bootstrap, seed)
+            )
     if (gold >= 0).any():
         subsets = gold_subset_of(pairs)
         summary["gold_subsets"] = {}
@@ -355,7 +423,9 @@ def audit_judges(
             if name in summary["gold_subsets"]:
                 continue
             mask = ((subsets == name) | (coarse == name)).to_numpy() & (gold >= 0)
-            summary["gold_subsets"][name] = _audit_mask(arrays, refs, gold, mask, bootstrap, seed)
+            summary["gold_subsets"][name] = _audit_mask(
+                arrays, refs, gold, longer, mask, (bootstrap, seed)
+            )
     return AuditResult(summary)
 
 
@@ -390,13 +460,41 @@ def _audit_mask(
     arrays: dict[str, _Judge],
     refs: dict[str, np.ndarray | None],
     gold: np.ndarray,
+    longer: np.ndarray,
     mask: np.ndarray,
-    bootstrap: int,
-    seed: int,
+    resampling: tuple[int, int],
 ) -> dict[str, dict[str, Any]]:
-    sub = {k: _Judge(v.winner[mask], v.ab[mask], v.ba[mask]) for k, v in arrays.items()}
+    sub = {
+        k: _Judge(v.winner[mask], v.ab[mask], v.ba[mask], None if v.own is None else v.own[mask])
+        for k, v in arrays.items()
+    }
     sub_refs = {k: None if r is None else r[mask] for k, r in refs.items()}
-    return audit_subset(sub, sub_refs, gold[mask], bootstrap=bootstrap, seed=seed)
+    bootstrap, seed = resampling
+    return audit_subset(
+        sub, sub_refs, gold[mask], bootstrap=bootstrap, seed=seed, longer=longer[mask]
+    )
+
+
+def longer_response(pairs: pd.DataFrame) -> np.ndarray:
+    """Per pair, the code of the response with more words (0 a, 1 b; -1 the same)."""
+    words_a = pairs["response_a"].fillna("").astype(str).str.split().str.len().to_numpy()
+    words_b = pairs["response_b"].fillna("").astype(str).str.split().str.len().to_numpy()
+    return np.where(words_a > words_b, 0, np.where(words_b > words_a, 1, _MISSING))
+
+
+def own_family_response(pairs: pd.DataFrame, judge: str) -> np.ndarray:
+    """Per pair, the code of the response from ``judge``'s model family (0 a, 1 b), -1 when
+    neither or both are (or the judge has no known family: ``human``)."""
+    from preference_dissect.definitions import model_family
+
+    family = model_family(judge)
+    n = len(pairs)
+    if family is None:
+        return np.full(n, _MISSING)
+    cols = [pairs[c] if c in pairs else pd.Series([None] * n) for c in ("model_a", "model_b")]
+    is_a = np.array([model_family(m) == family for m in cols[0]])
+    is_b = np.array([model_family(m) == family for m in cols[1]])
+    return np.where(is_a & ~is_b, 0, np.where(is_b & ~is_a, 1, _MISSING))
 
 
 def write_audit(result: AuditResult, out_dir: str | os.PathLike[str]) -> list[Path]:

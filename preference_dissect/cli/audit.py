@@ -16,8 +16,10 @@ def register(subparsers: Any) -> None:
         description=(
             "Per judge: agreement and Cohen's kappa with the reference (a judge such as human, "
             "or the pairs' gold answers), order consistency and first-slot rate (needs "
-            "winner_ab/winner_ba), tie rate, gold accuracy split by subset; bootstrap 95% "
-            "intervals."
+            "winner_ab/winner_ba), flip rate, tie rate, gold accuracy split by subset, length "
+            "bias (share of verdicts for the longer response, next to the reference's) and "
+            "self-preference (for a judge whose model family wrote one of the two responses); "
+            "bootstrap 95% intervals."
         ),
     )
     p.add_argument(
@@ -28,7 +30,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pairs", help="the pair set, when SOURCE is a labels file")
     p.add_argument("--labels", help="extra judge labels (labels.parquet from 'prefdissect judge')")
     p.add_argument(
-        "--reference", default="human", help="'gold' or the reference judge's name (default: human)"
+        "--reference",
+        default="human",
+        help="'gold', the reference judge's name, or 'none' (no agreement metrics; default: human)",
     )
     p.add_argument(
         "--judges",
@@ -65,6 +69,7 @@ def _print_table(summary: dict[str, Any]) -> None:
         title=f"judge audit (reference: {summary['reference']}, {summary['pairs']} pairs)"
     )
     cols = ["judge", "n", "agreement", "95% CI", "kappa", "consistency", "first slot", "ties"]
+    cols += ["flips", "longer", "own family"]
     if gold:
         cols += ["gold acc.", "gold wrong"]
     for c in cols:
@@ -80,6 +85,9 @@ def _print_table(summary: dict[str, Any]) -> None:
             _fmt(e.get("consistency")),
             _fmt(e.get("first_slot_rate")),
             _fmt(e.get("tie_rate")),
+            _fmt(e.get("flip_rate")),
+            _fmt(e.get("length_bias")),
+            _fmt(e.get("self_preference")),
         ]
         if gold:
             row += [_fmt(e.get("gold_accuracy")), _fmt(e.get("gold_wrong_rate"))]
