@@ -36,6 +36,7 @@ from preference_dissect._api.annotation import add_labels, annotate, classify, j
 from preference_dissect._api.data import from_frame, load, save_pairs
 from preference_dissect._api.modeling import compare, fit
 from preference_dissect._api.results import (
+    agreement,
     audit,
     collinearity,
     compare_models,
@@ -72,6 +73,7 @@ __all__ = [
     "RunConfig",
     "__version__",
     "add_labels",
+    "agreement",
     "annotate",
     "audit",
     "classify",

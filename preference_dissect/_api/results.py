@@ -508,6 +508,51 @@ def plot_shrinkage(idata: Any, *, judge: str | None = None) -> Any:
     return shrinkage_figure(rows, f"pooling {structure}{f', {judge}' if judge else ''}: shrinkage")
 
 
+def agreement(
+    annotations: dict[str, pd.DataFrame] | list[pd.DataFrame],
+    *,
+    level: Literal["auto", "nominal", "ordinal", "interval"] = "auto",
+    bootstrap: int = 500,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """How reliable an annotation is: Krippendorff's alpha per attribute between two or more
+    annotation tables of the same pairs (two annotators, or two runs of one).
+
+    Parameters
+    ----------
+    annotations : dict or list of pandas.DataFrame
+        :func:`annotate` outputs (a list is named ``0``, ``1``...).
+    level : {"auto", "nominal", "ordinal", "interval"}
+        Level of measurement; ``auto``: ordinal for pairwise verdicts, ratings, flags and
+        small counts, interval for other values.
+    bootstrap : int
+        Resamples of the annotated values for the 95% interval (0: none).
+    seed : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``attribute, level, alpha, alpha_low, alpha_high, units, coders, flagged`` (alpha
+        below 0.4; NaN where every value is the same).
+
+    Examples
+    --------
+    >>> import preference_dissect as pdx
+    >>> pairs = pdx.load("bundled:hh-rlhf", limit=50)
+    >>> once, again = pdx.annotate(pairs), pdx.annotate(pairs)
+    >>> table = pdx.agreement([once, again], bootstrap=0).set_index("attribute")
+    >>> float(table.loc["words", "alpha"])  # the rules annotator is deterministic
+    1.0
+    """
+    from preference_dissect.analyse.agreement import annotation_agreement
+
+    if isinstance(annotations, list | tuple):
+        annotations = {str(i): table for i, table in enumerate(annotations)}
+    if not isinstance(annotations, dict):
+        raise InputError("must be a dict or list of annotation tables", field="annotations")
+    return annotation_agreement(annotations, level=level, bootstrap=bootstrap, seed=seed)
+
+
 def control_effects(idata: Any) -> pd.DataFrame:
     """Every attribute's weight with and without the fit's control covariates.
 

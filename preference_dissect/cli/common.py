@@ -25,6 +25,23 @@ def _default(o: Any) -> Any:
     return str(o)
 
 
+def named_files(values: list[str], field: str) -> dict[str, str]:
+    """``NAME=FILE`` or ``FILE`` (named by its stem) arguments as ``{name: path}``; two of
+    one name are an error naming ``field``."""
+    from pathlib import Path
+
+    from preference_dissect.errors import InputError
+
+    named: dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        name, path = (name, path) if sep else (Path(value).stem, value)
+        if name in named:
+            raise InputError(f"two files are called {name!r}: name them NAME=FILE", field=field)
+        named[name] = path
+    return named
+
+
 def add_json_flag(parser: Any) -> None:
     """Add the standard ``--json`` flag."""
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from preference_dissect.cli.common import add_json_flag, emit_json
+from preference_dissect.cli.common import add_json_flag, emit_json, named_files
 
 
 def register(subparsers: Any) -> None:
@@ -27,21 +27,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _named(values: list[str]) -> dict[str, str]:
-    from pathlib import Path
-
-    from preference_dissect.errors import InputError
-
-    named: dict[str, str] = {}
-    for value in values:
-        name, sep, path = value.partition("=")
-        name, path = (name, path) if sep else (Path(value).stem, value)
-        if name in named:
-            raise InputError(f"two fits are called {name!r}: name them NAME=FILE", field="fits")
-        named[name] = path
-    return named
-
-
 def run(args: argparse.Namespace) -> int:
     """Run ``prefdissect compare-models``."""
     from preference_dissect.analyse.loo import compare_models
@@ -50,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out:
         check_output_file(args.out)
-    fits = {name: load_fit(path) for name, path in _named(args.fits).items()}
+    fits = {name: load_fit(path) for name, path in named_files(args.fits, "fits").items()}
     table = compare_models(fits, read_table(args.features))
     if args.out:
         write_text(table.to_csv(index_label="model"), args.out)

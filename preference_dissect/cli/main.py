@@ -30,6 +30,7 @@ COMMANDS = (
     "analyze",
     "compare_models",
     "audit",
+    "agreement",
     "export",
     "reproduce",
     "report",
