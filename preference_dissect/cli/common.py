@@ -37,7 +37,7 @@ def named_files(values: list[str], field: str) -> dict[str, str]:
         name, sep, path = value.partition("=")
         name, path = (name, path) if sep else (Path(value).stem, value)
         if name in named:
-            raise InputError(f"two files are called {name!r}: name them NAME=FILE", field=field)
+            raise InputError(f"two {field} are called {name!r}: name them NAME=FILE", field=field)
         named[name] = path
     return named
 
