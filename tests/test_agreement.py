@@ -98,3 +98,21 @@ def test_interval_alpha_from_sums_equals_the_reference_implementation():
     matrix[rng.random((3, 40)) < 0.2] = np.nan
     reference = krippendorff.alpha(reliability_data=matrix, level_of_measurement="interval")
     assert interval_alpha(matrix) == pytest.approx(reference, abs=1e-12)
+
+
+def test_json_output_has_null_for_an_attribute_without_variation(cli, tmp_path):
+    """JSON has no NaN: an alpha that cannot be measured is null, and the output parses
+    strictly."""
+    pairs = pdx.load("bundled:hh-rlhf", limit=30)
+    table = pdx.annotate(pairs)
+    table.to_parquet(tmp_path / "a.parquet")
+    res = cli("agreement", str(tmp_path / "a.parquet"), f"b={tmp_path / 'a.parquet'}",
+              "--bootstrap", "0", "--json")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+
+    def refuse(token: str) -> None:
+        raise ValueError(token)
+
+    out = json.loads(res.stdout, parse_constant=refuse)
+    constant = [r for r in out["attributes"] if r["alpha"] is None]
+    assert constant and all(r["alpha_low"] is None for r in constant)

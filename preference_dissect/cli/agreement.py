@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         write_text(table.to_csv(index=False), args.out)
     if args.json:
-        records = table.astype(object).where(table.notna(), None).to_dict("records")
-        emit_json({"annotations": list(files), "attributes": records})
+        emit_json({"annotations": list(files), "attributes": table.to_dict("records")})
     else:
         print(table.round(3).to_string(index=False))
     return 0
