@@ -15,6 +15,7 @@ many for the package's value-by-value distance matrix) is computed from sums of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -63,15 +64,18 @@ def _alpha(counts: np.ndarray, domain: np.ndarray, level: str) -> float:
                                          level_of_measurement=level))  # fmt: skip
 
 
-def _value_counts(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(units, values) counts of the units with at least two values, and the value domain."""
-    pairable = np.isfinite(matrix).sum(axis=0) >= 2
-    matrix = matrix[:, pairable]
-    domain = np.unique(matrix[np.isfinite(matrix)])
+def _pairable(matrix: np.ndarray) -> np.ndarray:
+    """The units (columns) with at least two values: the only ones alpha counts."""
+    return matrix[:, np.isfinite(matrix).sum(axis=0) >= 2]
+
+
+def _value_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(units, values) counts of each value per unit, and the value domain."""
+    domain = np.unique(values[np.isfinite(values)])
     counts = (
-        np.stack([(matrix == v).sum(axis=0) for v in domain], axis=1)
+        np.stack([(values == v).sum(axis=0) for v in domain], axis=1)
         if len(domain)
-        else (np.zeros((matrix.shape[1], 0)))
+        else (np.zeros((values.shape[1], 0)))
     )
     return counts, domain
 
@@ -80,8 +84,7 @@ def interval_alpha(matrix: np.ndarray) -> float:
     """Krippendorff's interval alpha of a (coders, units) matrix with NaN for missing:
     ``1 - D_o / D_e``; ``D_o`` sums each unit's squared differences over ``m_u - 1``, ``D_e``
     all pairable values' squared differences over ``n - 1`` (:func:`_interval_sums`)."""
-    values = matrix[:, np.isfinite(matrix).sum(axis=0) >= 2]
-    return _interval_from_sums(*_interval_sums(values))
+    return _interval_from_sums(*_interval_sums(_pairable(matrix)))
 
 
 def _interval_sums(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -103,32 +106,31 @@ def _interval_from_sums(m, total, squares, within) -> float:
     return float("nan") if expected <= 0 else float(1 - within.sum() / expected)
 
 
-def _bootstrap(matrix: np.ndarray, level: str, bootstrap: int, rng) -> list[float]:
-    """Alpha over ``bootstrap`` resamples of the pairable units."""
+def _alpha_of_units(values: np.ndarray, level: str) -> Callable[[np.ndarray | None], float]:
+    """Alpha of the pairable units ``values`` (coders, units), or of a resample of them (an
+    index array): sums of squares for ``interval``, value counts for the other levels."""
     if level == "interval":
-        sums = _interval_sums(matrix[:, np.isfinite(matrix).sum(axis=0) >= 2])
-        n = len(sums[0])
-        return [_interval_from_sums(*(s[idx] for s in sums))
-                for idx in (rng.integers(0, n, n) for _ in range(bootstrap))]  # fmt: skip
-    counts, domain = _value_counts(matrix)
-    return [_alpha(counts[rng.integers(0, len(counts), len(counts))], domain, level)
-            for _ in range(bootstrap)]  # fmt: skip
+        sums = _interval_sums(values)
+        return lambda idx=None: _interval_from_sums(*(s if idx is None else s[idx] for s in sums))
+    counts, domain = _value_counts(values)
+    return lambda idx=None: _alpha(counts if idx is None else counts[idx], domain, level)
 
 
 def _attribute_row(name, block: pd.DataFrame, level: str, bootstrap: int, rng) -> dict[str, Any]:
     matrix = block.to_numpy(dtype=float).T  # (coders, units)
     pairwise = block.index.get_level_values("side").isin(["ab", "ba"]).all()
     chosen = _level(matrix, pairwise) if level == "auto" else level
-    counts, domain = _value_counts(matrix)
-    alpha = interval_alpha(matrix) if chosen == "interval" else _alpha(counts, domain, chosen)
+    values = _pairable(matrix)
+    alpha_of = _alpha_of_units(values, chosen)
+    alpha, units = alpha_of(None), values.shape[1]
     low = high = float("nan")
     if bootstrap and np.isfinite(alpha):
-        draws = _bootstrap(matrix, chosen, bootstrap, rng)
-        finite = np.asarray(draws)[np.isfinite(draws)]
+        draws = np.array([alpha_of(rng.integers(0, units, units)) for _ in range(bootstrap)])
+        finite = draws[np.isfinite(draws)]
         if len(finite):
             low, high = (float(v) for v in np.percentile(finite, [2.5, 97.5]))
     return {"attribute": name, "level": chosen, "alpha": alpha, "alpha_low": low,
-            "alpha_high": high, "units": len(counts), "coders": matrix.shape[0],
+            "alpha_high": high, "units": units, "coders": matrix.shape[0],
             "flagged": bool(np.isfinite(alpha) and alpha < UNRELIABLE)}  # fmt: skip
 
 

@@ -384,9 +384,9 @@ def audit_judges(
             "no judge to audit besides the reference (add judge labels)", field="judges"
         )
     arrays = {name: _judge_arrays(dataset, name, index) for name in names}
-    longer = longer_response(pairs)
+    longer, families = longer_response(pairs), response_families(pairs)
     for name, judged in arrays.items():
-        judged.own = own_family_response(pairs, name)
+        judged.own = own_family_response(families, name)
     refs, notes = _references(dataset, reference, ref, names, index)
     for name, members in dataset.info.get("majorities", {}).items():
         others = [m for m in members if m != reference and m in known]
@@ -482,18 +482,29 @@ def longer_response(pairs: pd.DataFrame) -> np.ndarray:
     return np.where(words_a > words_b, 0, np.where(words_b > words_a, 1, _MISSING))
 
 
-def own_family_response(pairs: pd.DataFrame, judge: str) -> np.ndarray:
+def response_families(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The model family of each pair's two responses (``None`` where unknown), each distinct
+    model name matched once."""
+    from preference_dissect.definitions import model_family
+
+    out = []
+    for column in ("model_a", "model_b"):
+        models = pairs[column] if column in pairs else pd.Series([None] * len(pairs))
+        names = [m if isinstance(m, str) else None for m in models]
+        families = {m: model_family(m) for m in set(names)}
+        out.append(np.array([families[m] for m in names], dtype=object))
+    return out[0], out[1]
+
+
+def own_family_response(families: tuple[np.ndarray, np.ndarray], judge: str) -> np.ndarray:
     """Per pair, the code of the response from ``judge``'s model family (0 a, 1 b), -1 when
     neither or both are (or the judge has no known family: ``human``)."""
     from preference_dissect.definitions import model_family
 
     family = model_family(judge)
-    n = len(pairs)
     if family is None:
-        return np.full(n, _MISSING)
-    cols = [pairs[c] if c in pairs else pd.Series([None] * n) for c in ("model_a", "model_b")]
-    is_a = np.array([model_family(m) == family for m in cols[0]])
-    is_b = np.array([model_family(m) == family for m in cols[1]])
+        return np.full(len(families[0]), _MISSING)
+    is_a, is_b = families[0] == family, families[1] == family
     return np.where(is_a & ~is_b, 0, np.where(is_b & ~is_a, 1, _MISSING))
 
 

@@ -130,24 +130,32 @@ def _collinearity(
 
 
 def _shrinkage(idata: Any, out: Path, result: dict[str, Any]) -> list[Path]:
-    """A pooled fit's shrinkage table, spreads and plot (see :mod:`.shrinkage`)."""
-    from preference_dissect.analyse.shrinkage import (
-        pool_spreads,
-        shrinkage,
-        shrinkage_summary,
-    )
+    """A pooled fit's shrinkage table, spreads and plot (see :mod:`.shrinkage`), and in the
+    summary, per pool, the cells, the median sd ratio and the largest shift, and the largest
+    spreads."""
+    from preference_dissect.analyse.shrinkage import pool_spreads, shrinkage
     from preference_dissect.fit.pooled_idata import POOLING_GROUP
 
-    if getattr(idata, POOLING_GROUP, None) is None:
+    pooling = getattr(idata, POOLING_GROUP, None)
+    if pooling is None:
         return []
     table, spreads = shrinkage(idata), pool_spreads(idata)
     files = [write_csv(table, out / "shrinkage.csv"), write_csv(spreads, out / "spreads.csv")]
-    title = f"pooling {getattr(idata, POOLING_GROUP).attrs['structure']}: shrinkage"
-    files += plots.save_figure(plots.shrinkage_figure(table, title), out / "shrinkage")
-    result["pooling"] = {
-        "structure": getattr(idata, POOLING_GROUP).attrs["structure"],
-        **shrinkage_summary(table, spreads),
-    }
+    structure = pooling.attrs["structure"]
+    files += plots.save_figure(
+        plots.shrinkage_figure(table, f"pooling {structure}: shrinkage"), out / "shrinkage"
+    )
+    pools = []
+    for pool, part in table.groupby("pool", sort=False):
+        biggest = part.loc[part["shift"].abs().idxmax()]
+        keys = ("judge", "group", "attribute", "unpooled_mean", "pooled_mean")
+        pools.append({
+            "pool": str(pool), "cells": len(part[["judge", "group"]].drop_duplicates()),
+            "median_sd_ratio": float(part["sd_ratio"].median()),
+            "largest_shift": {k: _finite(biggest[k]) for k in keys},
+        })  # fmt: skip
+    largest = _records(spreads.sort_values("mean", ascending=False), limit=10)
+    result["pooling"] = {"structure": structure, "pools": pools, "largest_spreads": largest}
     return files
 
 

@@ -91,27 +91,3 @@ def _spread_rows(pool: str, level: str, draws: np.ndarray, attributes: list[str]
         "pool": pool, "level": level, "attribute": attributes,
         "mean": draws.mean(axis=(0, 1)), "hdi_low": interval[:, 0], "hdi_high": interval[:, 1],
     })  # fmt: skip
-
-
-def shrinkage_summary(table: pd.DataFrame, spreads: pd.DataFrame) -> dict[str, Any]:
-    """What the analysis summary says of a pooled fit: per pool, the cells, the median sd
-    ratio and the largest shift; the attributes with the largest spreads."""
-    pools = []
-    for pool, part in table.groupby("pool", sort=False):
-        biggest = part.loc[part["shift"].abs().idxmax()]
-        pools.append({
-            "pool": str(pool), "cells": int(part[["judge", "group"]].drop_duplicates().shape[0]),
-            "median_sd_ratio": float(part["sd_ratio"].median()),
-            "largest_shift": {k: _plain(biggest[k]) for k in ("judge", "group", "attribute",
-                                                            "unpooled_mean", "pooled_mean")},
-        })  # fmt: skip
-    top = spreads.sort_values("mean", ascending=False).head(10)
-    return {"pools": pools, "largest_spreads": [
-        {k: _plain(v) for k, v in r.items()} for r in top.to_dict("records")
-    ]}  # fmt: skip
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.floating | float):
-        return float(value) if np.isfinite(value) else None
-    return value.item() if isinstance(value, np.generic) else value

@@ -228,23 +228,30 @@ class Hierarchy:
     top_shift: np.ndarray
     cache: dict[str, Any] = field(default_factory=dict)
 
+    def _integrate(self, log_scales: np.ndarray):
+        """Integrate the cells (and for two levels the level-1 nodes) out: the variances, the
+        lifted levels, their log normaliser and the site they leave on the top mean
+        (precision, shift)."""
+        var = np.exp(2 * np.asarray(log_scales, dtype=float).reshape(self.levels, -1))
+        n_nodes = int(self.parent.max()) + 1
+        cells = lift(self.sites.precision, self.sites.shift, var[0])
+        up_p = _sum_by(cells.up_precision, self.parent, n_nodes)
+        up_s = _sum_by(cells.up_shift, self.parent, n_nodes)
+        total, nodes = cells.log_norm, None
+        if self.levels == 2:
+            nodes = lift(up_p, up_s, var[1])
+            total += nodes.log_norm
+            up_p = nodes.up_precision.sum(axis=0, keepdims=True)
+            up_s = nodes.up_shift.sum(axis=0, keepdims=True)
+        return var, cells, nodes, total, up_p[0], up_s[0]
+
     def evidence(self, log_scales: np.ndarray) -> tuple[float, np.ndarray]:
         """Log marginal likelihood of the spreads (``levels`` x p log standard deviations),
         up to a constant, and its gradient (Fisher's identity: the expected gradient of the
         log density of the integrated-out levels)."""
-        var = np.exp(2 * np.asarray(log_scales, dtype=float).reshape(self.levels, -1))
-        n_nodes = int(self.parent.max()) + 1
-        cells = lift(self.sites.precision, self.sites.shift, var[0])
-        node_p = _sum_by(cells.up_precision, self.parent, n_nodes)
-        node_s = _sum_by(cells.up_shift, self.parent, n_nodes)
-        total, nodes = cells.log_norm, None
-        if self.levels == 2:
-            nodes = lift(node_p, node_s, var[1])
-            total += nodes.log_norm
-            node_p = nodes.up_precision.sum(axis=0, keepdims=True)
-            node_s = nodes.up_shift.sum(axis=0, keepdims=True)
-        m = node_p[0] + np.diag(self.top_precision)
-        h = node_s[0] + self.top_shift
+        var, cells, nodes, total, up_p, up_s = self._integrate(log_scales)
+        m = up_p + np.diag(self.top_precision)
+        h = up_s + self.top_shift
         top_cov = np.linalg.inv(m)
         top_mean = top_cov @ h
         total += 0.5 * h @ top_mean - np.log(np.diag(np.linalg.cholesky(m))).sum()
@@ -277,21 +284,11 @@ class Hierarchy:
         """Log density of the data given the spreads and the top mean (the level-1 nodes and
         the cells integrated out), up to a constant, with its gradients in the log spreads
         and in the top mean."""
-        var = np.exp(2 * np.asarray(log_scales, dtype=float).reshape(self.levels, -1))
-        n_nodes = int(self.parent.max()) + 1
-        cells = lift(self.sites.precision, self.sites.shift, var[0])
-        up_p = _sum_by(cells.up_precision, self.parent, n_nodes)
-        up_s = _sum_by(cells.up_shift, self.parent, n_nodes)
-        total, nodes = cells.log_norm, None
-        if self.levels == 2:
-            nodes = lift(up_p, up_s, var[1])
-            total += nodes.log_norm
-            up_p = nodes.up_precision.sum(axis=0, keepdims=True)
-            up_s = nodes.up_shift.sum(axis=0, keepdims=True)
-        total += up_s[0] @ top - 0.5 * top @ up_p[0] @ top
+        var, cells, nodes, total, up_p, up_s = self._integrate(log_scales)
+        total += up_s @ top - 0.5 * top @ up_p @ top
         grad_u, _ = self._gradient(cells, nodes, top, None, var)  # the top is known
         self.cache = {"cells": cells, "nodes": nodes}
-        return float(total), grad_u, up_s[0] - up_p[0] @ top
+        return float(total), grad_u, up_s - up_p @ top
 
     def draw_given_top(
         self, log_scales: np.ndarray, top: np.ndarray, rng: np.random.Generator, n: int = 1

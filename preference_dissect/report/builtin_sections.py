@@ -84,10 +84,12 @@ def audits(run: Any, built: dict[str, Any]) -> Any:
     return sections.folder_section(run.audits)
 
 
-@register_report_section("analysis", order=80, nav="Analysis files", needs=("weights",))
+@register_report_section("analysis", order=80, nav="Analysis files", needs=("weights", "pooling"))
 def analysis(run: Any, built: dict[str, Any]) -> Any:
-    """The analysis folder (plots the weights section draws are not repeated)."""
+    """The analysis folder (plots the weights and pooling sections show are not repeated)."""
     skip = sections.REDRAWN_ANALYSIS_PLOTS if built.get("weights") else ()
+    if (built.get("pooling") or {}).get("plot"):
+        skip += ("shrinkage.",)
     return sections.folder_section(run.analysis, skip_images=skip)
 
 

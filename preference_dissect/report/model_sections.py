@@ -82,17 +82,17 @@ def pooling_section(analysis: Artifact) -> dict[str, Any] | None:
     table, spreads = _table(analysis, "shrinkage.csv"), _table(analysis, "spreads.csv")
     if table is None or spreads is None or table.empty:
         return {"pooled": False}
-    from preference_dissect.analyse.plots import figure_data_uri, shrinkage_figure
+    from preference_dissect.report.sections import file_to_data_uri
 
     summary = json.loads((analysis.path / "summary.json").read_text(encoding="utf-8"))
     pooling = summary.get("pooling") or {}
     moved = table.reindex(table["shift"].abs().sort_values(ascending=False).index)
-    title = f"pooling {pooling.get('structure', '')}: shrinkage"
+    plot = analysis.path / "shrinkage.png"  # the analysis drew it: embedded, not redrawn
     return {
         "pooled": True,
         "structure": pooling.get("structure"),
         "pools": pooling.get("pools", []),
-        "plot": figure_data_uri(shrinkage_figure(table, title)),
+        "plot": file_to_data_uri(plot) if plot.is_file() else None,
         "moved": _records(moved),
         "spreads": _records(spreads.sort_values("mean", ascending=False)),
         "median_sd_ratio": float(table["sd_ratio"].median()),
