@@ -9,10 +9,15 @@
 ``models/``
     The statistical model specifications (``logistic.yaml``, ``linear.yaml``: likelihood,
     prior, sampler defaults) and the LLM price tables (``models/prices/openai.yaml``).
+``interventions/``
+    The prompts and settings of the interventions and probes (``manipulate``,
+    ``counterfactual``, ``best-of-n``, ``probe sycophancy``): one folder each, with
+    ``prompts/*.jinja`` and a settings YAML.
 
 In a source checkout they are the repository's top-level folders; in a wheel they are
-installed as ``preference_dissect/bundled_annotators`` and ``preference_dissect/bundled_models``
-(like ``data/`` -> ``bundled_data``), found here either way.
+installed as ``preference_dissect/bundled_annotators``, ``preference_dissect/bundled_models`` and
+``preference_dissect/bundled_interventions`` (like ``data/`` -> ``bundled_data``), found here
+either way.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import yaml
 
 from preference_dissect.errors import InputError
 
-KINDS = ("annotators", "models")
+KINDS = ("annotators", "models", "interventions")
 #: The file that defines an annotator inside its folder.
 ANNOTATOR_FILE = "annotator.yaml"
 #: Prompts shared by every attribute set of a mode (and the conversation partial).
@@ -38,7 +43,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def definitions_root(kind: str) -> Path:
-    """The folder holding the bundled definitions of ``kind`` (``annotators`` or ``models``)."""
+    """The folder holding the bundled definitions of ``kind`` (one of :data:`KINDS`)."""
     if kind not in KINDS:
         raise ValueError(f"unknown definitions kind {kind!r} (use {', '.join(KINDS)})")
     installed = Path(str(resources.files("preference_dissect"))) / f"bundled_{kind}"

@@ -68,10 +68,12 @@ def register(subparsers: Any) -> None:
         default=None,
         help="redo every stage even if an earlier run left its artifacts",
     )
-    from preference_dissect.llm import add_llm_arguments
+    from preference_dissect.llm.cli_args import add_judge_llm_arguments, add_llm_arguments
 
     add_llm_arguments(p, model_required=False)
-    _add_judge_arguments(p)
+    add_judge_llm_arguments(
+        p, help_model="add an LLM judge stage: label every pair with this model (both orders)"
+    )
     add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -132,27 +134,10 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_judge_arguments(p: argparse.ArgumentParser) -> None:
-    j = p.add_argument_group("LLM judge (labels the pairs; its flags default to the LLM ones)")
-    j.add_argument(
-        "--judge-model",
-        default=None,
-        help="add an LLM judge stage: label every pair with this model (both orders)",
-    )
-    j.add_argument(
-        "--judge-base-url", default=None, help="the judge's server (default: --base-url)"
-    )
-    j.add_argument(
-        "--judge-api-key-env",
-        default=None,
-        help="the judge's API key variable (default: --api-key-env)",
-    )
-
-
 def _llm_sections(args: argparse.Namespace, file: dict[str, Any]) -> dict[str, Any]:
     """The ``llm`` and ``judge_llm`` settings: the file's, overridden by the flags."""
     from preference_dissect.judges.llm_judge import JudgeOptions, judge_config_fields
-    from preference_dissect.llm.cli_args import llm_settings
+    from preference_dissect.llm.cli_args import judge_llm_settings, llm_settings
 
     flags = llm_settings(args)
     out: dict[str, Any] = {}
@@ -161,15 +146,8 @@ def _llm_sections(args: argparse.Namespace, file: dict[str, Any]) -> dict[str, A
         out["llm"] = base
     judge_model = args.judge_model or (file.get("judge_llm") or {}).get("model")
     if judge_model:
-        judge = {**{k: v for k, v in base.items() if k != "model"}, **(file.get("judge_llm") or {})}
+        judge = judge_llm_settings(args, {**base, **(file.get("judge_llm") or {})}, judge_model)
         judge.update(judge_config_fields(JudgeOptions(judge_name=judge_model)))
-        for key, value in (
-            ("model", judge_model),
-            ("base_url", args.judge_base_url),
-            ("api_key_env", args.judge_api_key_env),
-        ):
-            if value:
-                judge[key] = value
         out["judge_llm"] = judge
     return out
 

@@ -226,6 +226,48 @@ def llm_settings(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+def add_judge_llm_arguments(
+    parser: argparse.ArgumentParser, *, required: bool = False, help_model: str | None = None
+) -> None:
+    """Add ``--judge-model``, ``--judge-base-url`` and ``--judge-api-key-env``: a second model
+    (the judge) beside ``--model``, on its own server; its other settings are the LLM flags'.
+
+    Read them back with :func:`judge_llm_settings`.
+    """
+    j = parser.add_argument_group("LLM judge (its other settings are the LLM flags')")
+    j.add_argument(
+        "--judge-model",
+        default=None,
+        required=required,
+        help=help_model or "the judge model",
+    )
+    j.add_argument(
+        "--judge-base-url", default=None, help="the judge's server (default: --base-url)"
+    )
+    j.add_argument(
+        "--judge-api-key-env",
+        default=None,
+        help="the judge's API key variable (default: --api-key-env)",
+    )
+
+
+def judge_llm_settings(
+    args: argparse.Namespace, base: dict[str, Any], judge_model: str | None = None
+) -> dict[str, Any]:
+    """The judge's :class:`LLMConfig` settings: ``base`` (the generating model's settings)
+    without its model, then the judge flags that were given (``judge_model`` when the flag
+    was not)."""
+    judge = {k: v for k, v in base.items() if k != "model"}
+    for key, value in (
+        ("model", args.judge_model or judge_model),
+        ("base_url", args.judge_base_url),
+        ("api_key_env", args.judge_api_key_env),
+    ):
+        if value:
+            judge[key] = value
+    return judge
+
+
 def check_llm_args(args: argparse.Namespace) -> None:
     """Reject impossible LLM flag values before any work (one line naming the flag)."""
     settings = llm_settings(args)
