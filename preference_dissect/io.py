@@ -217,6 +217,24 @@ def write_text(text: str, target: str | os.PathLike[str]) -> Path:
     return Path(target)
 
 
+def strict_json(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as ``None`` (strict JSON has no literal for them) and
+    numpy scalars and arrays as Python numbers and lists, recursively."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def write_json(obj: Any, target: str | os.PathLike[str]) -> Path:
     """Write JSON (indented, UTF-8) atomically."""
     return write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", target)

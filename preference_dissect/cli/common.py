@@ -10,32 +10,10 @@ from typing import Any
 def emit_json(obj: Any) -> None:
     """Print one JSON object on stdout (the ``--json`` contract; NaN and infinities, which
     JSON has no literal for, are ``null``)."""
-    sys.stdout.write(json.dumps(_finite(obj), ensure_ascii=False, default=_default) + "\n")
+    from preference_dissect.io import strict_json
+
+    sys.stdout.write(json.dumps(strict_json(obj), ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
-
-
-def _finite(obj: Any) -> Any:
-    import math
-
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def _default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o) if np.isfinite(o) else None
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def named_files(values: list[str], field: str) -> dict[str, str]:

@@ -1,0 +1,82 @@
+"""Flags and output shared by the intervention commands (``manipulate``, ``counterfactual``,
+``best-of-n``): a generating model (``--model``), a judge (``--judge-model``) on its own
+server, one spending cap over both, ``--limit``, ``--out DIR`` and ``--json``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from preference_dissect.cli.common import add_json_flag, emit_json
+
+
+def add_intervention_arguments(p: argparse.ArgumentParser, *, judge_help: str) -> None:
+    """``--limit``, ``--out``, ``--no-progress``, the LLM flags, the judge flags, ``--json``."""
+    from preference_dissect.llm.cli_args import (
+        OPTIONAL_FLAGS,
+        add_judge_llm_arguments,
+        add_llm_arguments,
+    )
+
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N items")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_llm_arguments(p, exclude=OPTIONAL_FLAGS)
+    add_judge_llm_arguments(p, required=True, help_model=judge_help)
+    add_json_flag(p)
+
+
+def engines_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The generating model's engine and the judge (:class:`JudgeSettings`), sharing one
+    spending ledger; the judge's settings are the LLM flags' with its own model and server,
+    at temperature 0 with answer-letter log-probs."""
+    from preference_dissect.interventions import JudgeSettings
+    from preference_dissect.judges.llm_judge import JudgeOptions, judge_config_fields
+    from preference_dissect.llm import LLMConfig, LLMEngine
+    from preference_dissect.llm.calls import SpendLedger
+    from preference_dissect.llm.cli_args import check_llm_args, judge_llm_settings, llm_settings
+
+    check_llm_args(args)
+    if args.limit is not None and args.limit < 1:
+        from preference_dissect.errors import InputError
+
+        raise InputError("--limit must be at least 1", field="--limit")
+    settings = llm_settings(args)
+    judge_settings = judge_llm_settings(args, settings)
+    judge_settings.update(judge_config_fields(JudgeOptions(judge_name=args.judge_model)))
+    judge_settings["temperature"] = 0.0  # the judge's verdicts do not sample
+    ledger = SpendLedger()
+    progress = not args.no_progress
+    model = LLMEngine(LLMConfig(**settings), progress=progress, ledger=ledger)
+    judge = LLMEngine(LLMConfig(**judge_settings), progress=progress, ledger=ledger)
+    return model, JudgeSettings(engine=judge, name=args.judge_model)
+
+
+def finish(args: argparse.Namespace, result: Any, headline: list[str]) -> int:
+    """Write the result into ``--out``; print the summary (``--json``) or ``headline``."""
+    paths = result.save(args.out)
+    if args.json:
+        emit_json({**result.summary, "files": {k: str(v) for k, v in paths.items()}})
+    else:
+        for line in headline:
+            print(line)
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def annotator_engine(args: argparse.Namespace, annotator: str | None, judge: Any) -> Any:
+    """The engine of an LLM annotator: the judge's model and server with structured answers
+    (``None`` without an annotator or for ``rules``)."""
+    if annotator is None:
+        return None
+    from preference_dissect.annotate.runner import resolve_annotator
+    from preference_dissect.llm import LLMEngine
+    from preference_dissect.llm.cli_args import judge_llm_settings, llm_settings
+
+    if not resolve_annotator(annotator).needs_llm:
+        return None
+    from preference_dissect.llm import LLMConfig
+
+    config = LLMConfig(**{**judge_llm_settings(args, llm_settings(args)), "temperature": 0.0})
+    return LLMEngine(config, progress=not args.no_progress, ledger=judge.engine.ledger)

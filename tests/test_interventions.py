@@ -1,0 +1,204 @@
+"""``manipulate``, ``counterfactual`` and ``best-of-n`` against the loopback server.
+
+One real HTTP server answers for both models (told apart by the request's ``model``): the
+generator's answers carry markers, and the judge's answer-letter log-probs are scripted from
+the markers it sees in the two slots, so every win rate, effect and prevalence below is known
+exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from preference_dissect.fit.idata import build_idata, save_fit
+from preference_dissect.load import load_source
+from preference_dissect.load.schema import write_dataset
+from preference_dissect.testing.openai_server import ChatRequest, OpenAIServer, Reply
+
+SLOT = re.compile(r"<<< Answer ([AB]) >>>\n(.*?)\n<<< End of answer \1 >>>", re.DOTALL)
+GEN, JUDGE = "loop-gen", "loop-judge"
+
+
+def letter_reply(p_slot_a: float) -> Reply:
+    """A judge answer whose first-token log-probs give p(slot A) = ``p_slot_a``."""
+    top = {"A": math.log(p_slot_a), "B": math.log(1 - p_slot_a)}
+    return Reply(content="A" if p_slot_a >= 0.5 else "B", logprobs=[top])
+
+
+def judge_by(strength: dict[str, float]):
+    """A judge preferring the slot whose text has the stronger marker: p(slot A) =
+    sigmoid(s_A - s_B) with s = ``strength[marker]`` (0 for a text without a marker)."""
+
+    def score(text: str) -> float:
+        return sum(v for k, v in strength.items() if k in text)
+
+    def answer(req: ChatRequest) -> Reply:
+        slots = dict(SLOT.findall(req.last_user))
+        d = score(slots["A"]) - score(slots["B"])
+        return letter_reply(1 / (1 + math.exp(-d)))
+
+    return answer
+
+
+def serve(generator, judge) -> OpenAIServer:
+    def respond(req: ChatRequest):
+        return judge(req) if req.body["model"] == JUDGE else generator(req)
+
+    return OpenAIServer(responder=respond)
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+@pytest.fixture(scope="module")
+def pairs_path(tmp_path_factory) -> Path:
+    """Six real hh-rlhf pairs (distinct prompts)."""
+    path = tmp_path_factory.mktemp("pairs") / "hh.parquet"
+    write_dataset(load_source("bundled:hh-rlhf", limit=6), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def rules_fit(tmp_path_factory) -> Path:
+    """A one-judge fit on four ``rules`` attributes with planted weights (top: words,
+    exclamations; bottom: apologies, questions_to_user)."""
+    names = ["words", "exclamations", "questions_to_user", "apologies"]
+    w = np.array([0.9, 0.5, -0.4, -0.8])
+    cell = SimpleNamespace(
+        weight=w.reshape(1, 1, -1),
+        intercept=None,
+        sigma=None,
+        n=100,
+        rhat_max=math.nan,
+        ess_bulk_min=math.nan,
+        divergences=0,
+        pareto_k=math.nan,
+        accuracy=math.nan,
+        method="external",
+        ppc_p_share=math.nan,
+        ppc_p_agree=np.full(4, np.nan),
+        seconds=math.nan,
+    )
+    idata = build_idata(["j"], ["all"], names, 1, 1, {("j", "all"): cell}, attrs={"warnings": []})
+    return save_fit(idata, tmp_path_factory.mktemp("fit") / "fit.nc")
+
+
+def manipulated_generator(req: ChatRequest) -> str:
+    system = next((m["content"] for m in req.messages if m["role"] == "system"), "")
+    if "clearly shows" in system:
+        return "EXHIBIT " + "a long and careful answer with many more words " * 3 + "!"
+    if "shows none" in system:
+        return "AVOID a plain answer."
+    return "NORMAL Sorry, a plain answer?"
+
+
+def run_manipulate(cli, pairs, fit, server, tmp_path, *extra):
+    out = tmp_path / "manip"
+    res = cli(
+        "manipulate",
+        pairs,
+        "--weights",
+        fit,
+        "--target-judge",
+        "j",
+        "--group",
+        "all",
+        "--top-k",
+        "2",
+        "--attribute-set",
+        "rules",
+        "--model",
+        GEN,
+        "--base-url",
+        server.base_url,
+        "--judge-model",
+        JUDGE,
+        "--cache-dir",
+        tmp_path / "cache",
+        "--out",
+        out,
+        "--json",
+        "--no-progress",
+        *extra,
+    )
+    return res, out
+
+
+def test_manipulate_win_rates_checks_and_resume(cli, pairs_path, rules_fit, tmp_path):
+    # EXHIBIT beats NORMAL with p = sigmoid(1.2) in both orders; AVOID loses, sigmoid(-0.4)
+    judge = judge_by({"EXHIBIT": 1.2, "AVOID": -0.4})
+    with serve(manipulated_generator, judge) as server:
+        res, out = run_manipulate(
+            cli, pairs_path, rules_fit, server, tmp_path, "--annotator", "rules"
+        )
+        assert res.returncode == 0, res.stderr
+        sent = len(server.chat_requests())
+        again, _ = run_manipulate(
+            cli, pairs_path, rules_fit, server, tmp_path, "--annotator", "rules"
+        )
+        assert again.returncode == 0, again.stderr
+        assert len(server.chat_requests()) == sent  # resumed from the cache: nothing re-paid
+    summary = json.loads(res.stdout)
+    # 6 queries x (normal + 2 arms) answers, 6 x 2 arms x 2 orders judge calls
+    assert sent == 6 * 3 + 6 * 2 * 2
+    assert summary["targets"] == {
+        "top": ["words", "exclamations"],
+        "bottom": ["apologies", "questions_to_user"],
+    }
+    rates = {r["arm"]: r for r in summary["win_rate"]}
+    assert rates["exhibit_top"]["win_rate"] == pytest.approx(1 / (1 + math.exp(-1.2)))
+    assert rates["avoid_bottom"]["win_rate"] == pytest.approx(1 / (1 + math.exp(0.4)))
+    assert rates["exhibit_top"]["n"] == 6
+    assert rates["exhibit_top"]["low"] == pytest.approx(rates["exhibit_top"]["high"])
+    assert json.loads(again.stdout)["win_rate"] == summary["win_rate"]
+    checks = pd.read_parquet(out / "checks.parquet").set_index(["arm", "attribute"])
+    # EXHIBIT adds 27 words and one "!"; AVOID drops the apology and the question
+    assert checks.loc[("exhibit_top", "words"), "change"] == 28 - 5
+    assert checks.loc[("exhibit_top", "exclamations"), "change"] == 1
+    assert checks.loc[("avoid_bottom", "apologies"), "change"] == -1
+    assert checks.loc[("avoid_bottom", "questions_to_user"), "change"] == -1
+    assert checks["moved_as_asked"].all()
+    answers = pd.read_parquet(out / "answers.parquet")
+    assert len(answers) == 12 and answers["judge_na"].isna().all()
+    assert {"effects.parquet", "targets.parquet", "summary.json", "manipulate.png"} <= {
+        p.name for p in out.iterdir()
+    }
+
+
+def test_manipulate_bad_input_one_line(cli, pairs_path, rules_fit, tmp_path):
+    with serve(manipulated_generator, judge_by({})) as server:
+        res, _ = run_manipulate(cli, pairs_path, rules_fit, server, tmp_path, "--arms", "nope")
+        assert res.returncode == 2
+        assert "unknown arm(s) nope" in res.stderr and "--arms" in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
+        out = tmp_path / "m2"
+        res = cli(
+            "manipulate",
+            pairs_path,
+            "--weights",
+            rules_fit,
+            "--target-judge",
+            "zz",
+            "--group",
+            "all",
+            "--model",
+            GEN,
+            "--base-url",
+            server.base_url,
+            "--judge-model",
+            JUDGE,
+            "--out",
+            out,
+        )
+        assert res.returncode == 2 and "known: j" in res.stderr
+        assert server.chat_requests() == []
+        assert not out.exists()
