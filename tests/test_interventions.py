@@ -202,3 +202,122 @@ def test_manipulate_bad_input_one_line(cli, pairs_path, rules_fit, tmp_path):
         assert res.returncode == 2 and "known: j" in res.stderr
         assert server.chat_requests() == []
         assert not out.exists()
+
+
+RESPONSE = re.compile(r"<<< Response >>>\n(.*?)\n<<< End of response >>>", re.DOTALL)
+QUALITY = re.compile(r"^Quality: (.*?): ", re.MULTILINE)
+LABELS = {"lengthy (words)": "words", "exclamation marks": "exclamations", "apologies": "apologies"}
+MARKERS = re.compile(r" HAS_\w+")
+
+
+def rewriter(req: ChatRequest) -> str:
+    """Adds the marker ``HAS_<attr>`` (``HAS_words_even`` / ``_odd`` by the text's length
+    parity for words) or strips it; every rewrite leaves a ``~`` artefact."""
+    text = RESPONSE.search(req.last_user).group(1)
+    name = LABELS[QUALITY.search(req.last_user).group(1)]
+    plain = MARKERS.sub("", text) + "~"
+    if "clearly HAS" not in req.last_user:
+        return plain
+    if name == "words":
+        name += "_even" if len(text) % 2 == 0 else "_odd"
+    return f"{plain} HAS_{name}"
+
+
+CF_STRENGTH = {
+    "HAS_words_even": 3.0,
+    "HAS_words_odd": -1.0,
+    "HAS_exclamations": 0.2,
+    "HAS_apologies": 0.7,
+}
+
+
+def expected_words_p(pairs: pd.DataFrame) -> float:
+    """The mean p(with words) the scripted rewriter and judge imply, both paths."""
+    p = []
+    for text in [*pairs["response_a"], *pairs["response_b"]]:
+        for added_to in (text, MARKERS.sub("", text) + "~"):  # add path, remove path
+            s = CF_STRENGTH["HAS_words_even" if len(added_to) % 2 == 0 else "HAS_words_odd"]
+            p.append(1 / (1 + math.exp(-s)))
+    return float(np.mean(p))
+
+
+def test_counterfactual_effects_beside_weights(cli, pairs_path, rules_fit, tmp_path):
+    out = tmp_path / "cf"
+    with serve(rewriter, judge_by(CF_STRENGTH)) as server:
+        res = cli(
+            "counterfactual",
+            pairs_path,
+            "--attributes",
+            "words,exclamations,apologies",
+            "--attribute-set",
+            "rules",
+            "--weights",
+            rules_fit,
+            "--target-judge",
+            "j",
+            "--model",
+            GEN,
+            "--base-url",
+            server.base_url,
+            "--judge-model",
+            JUDGE,
+            "--cache-dir",
+            tmp_path / "cache",
+            "--out",
+            out,
+            "--json",
+            "--no-progress",
+        )
+        assert res.returncode == 0, res.stderr
+        # 6 pairs x 2 sides x 3 attributes x 2 paths x (2 rewrites + 2 judge orders)
+        assert len(server.chat_requests()) == 6 * 2 * 3 * 2 * 4
+    summary = json.loads(res.stdout)
+    effects = {r["attribute"]: r for r in summary["effects"]}
+    pairs = load_source(str(pairs_path)).pairs
+    assert effects["words"]["effect_p"] == pytest.approx(expected_words_p(pairs))
+    assert effects["exclamations"]["effect_logit"] == pytest.approx(0.2)
+    assert effects["apologies"]["effect_logit"] == pytest.approx(0.7)
+    assert effects["apologies"]["weight"] == pytest.approx(-0.8)
+    assert effects["words"]["n"] == 24 and effects["words"]["changed_share"] == 1.0
+    # planted: words' interval covers its weight 0.9; exclamations 0.2 < 0.5; apologies' sign
+    assert effects["words"]["logit_low"] < 0.9 < effects["words"]["logit_high"]
+    assert {d["attribute"]: d["disagreement"] for d in summary["disagreements"]} == {
+        "exclamations": "magnitude",
+        "apologies": "sign",
+    }
+    rewrites = pd.read_parquet(out / "rewrites.parquet")
+    row = rewrites[(rewrites["attribute"] == "apologies") & (rewrites["direction"] == "remove")]
+    first = row.iloc[0]
+    assert first["baseline"] == first["original"] + "~"  # removed (nothing to remove)
+    assert first["variant"] == first["original"] + "~~ HAS_apologies"  # added back
+    assert (out / "counterfactual.png").stat().st_size > 0
+
+
+def test_cost_cap_over_both_models_stops_before_spending(cli, pairs_path, tmp_path):
+    """The pre-flight estimate sums the rewriter's and the judge's calls (both priced)."""
+    out = tmp_path / "capped"
+    with serve(rewriter, judge_by({})) as server:
+        res = cli(
+            "counterfactual",
+            pairs_path,
+            "--attributes",
+            "words",
+            "--attribute-set",
+            "rules",
+            "--model",
+            "gpt-4o",
+            "--base-url",
+            server.base_url,
+            "--judge-model",
+            "gpt-4o-mini",
+            "--max-cost",
+            "0.01",
+            "--no-cache",
+            "--out",
+            out,
+            "--no-progress",
+        )
+        assert res.returncode == 2, res.stderr
+        assert "over 2 model(s), above --max-cost $0.0100" in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1
+        assert server.chat_requests() == [] and not out.exists()

@@ -273,6 +273,17 @@ def preflight_all(plans: Sequence[tuple[LLMEngine, Sequence[LLMRequest]]]) -> di
     }
 
 
+def judge_plan(frame: pd.DataFrame, judge: JudgeSettings, generator: LLMEngine) -> list[LLMRequest]:
+    """The judge calls a comparison table will need, for the pre-flight estimate: every row
+    compared, its texts (not generated yet) stood in for by placeholders as long as the
+    ``generator``'s completion limit."""
+    from preference_dissect.judges.llm_judge import JudgeOptions, build_requests
+
+    filler = placeholder(generator)
+    plan = frame.assign(baseline=filler, variant=[f"{filler} {i}" for i in range(len(frame))])
+    return build_requests(versus_pairs(plan), JudgeOptions(judge_name=judge.name))
+
+
 def placeholder(engine: LLMEngine) -> str:
     """A stand-in for a text not generated yet: as many words as the completion limit."""
     return " ".join(["word"] * engine.config.max_tokens)

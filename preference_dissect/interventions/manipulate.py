@@ -95,8 +95,8 @@ def _versus_frame(items: pd.DataFrame, arms: Sequence[str], texts: dict) -> pd.D
                     "arm": arm,
                     "prompt": item["prompt"],
                     "conversation": item["conversation"],
-                    "baseline": texts[f"{item['item_id']}:normal"],
-                    "variant": texts[f"{item['item_id']}:{arm}"],
+                    "baseline": texts.get(f"{item['item_id']}:normal"),
+                    "variant": texts.get(f"{item['item_id']}:{arm}"),
                 }
             )
     frame = pd.DataFrame(rows)
@@ -219,12 +219,8 @@ def manipulate(
     normal = common.prompts_of(NAME).render("normal")
     systems = {"normal": normal, **{a: _instruction(s, targets) for a, s in chosen.items()}}
     requests = _requests(items, systems)
-    placeholder = common.placeholder(model)
-    plan = _versus_frame(items, list(chosen), {r.key: placeholder for r in requests})
-    plan["variant"] = plan["variant"] + " x"  # not identical: every comparison is planned
-    estimate = common.preflight_all(
-        [(model, requests), (judge.engine, _judge_requests(plan, judge))]
-    )
+    plan = common.judge_plan(_versus_frame(items, list(chosen), {}), judge, model)
+    estimate = common.preflight_all([(model, requests), (judge.engine, plan)])
     results = common.generate(model, requests, "answering")
     texts = {key: common.answer_text(r) for key, r in results.items()}
     judged = common.judge_versus(_versus_frame(items, list(chosen), texts), judge)
@@ -239,12 +235,6 @@ def manipulate(
     summary = _summary(tables, targets, chosen, texts, estimate, target_judge, group)
     summary["usage"] = common.usage(model, judge.engine, *filter(None, [annotator_engine]))
     return InterventionResult(NAME, tables, summary)
-
-
-def _judge_requests(plan: pd.DataFrame, judge: common.JudgeSettings) -> list[Any]:
-    from preference_dissect.judges.llm_judge import JudgeOptions, build_requests
-
-    return build_requests(common.versus_pairs(plan), JudgeOptions(judge_name=judge.name))
 
 
 def _effects(judged: pd.DataFrame) -> pd.DataFrame:
