@@ -321,3 +321,118 @@ def test_cost_cap_over_both_models_stops_before_spending(cli, pairs_path, tmp_pa
         assert "over 2 model(s), above --max-cost $0.0100" in res.stderr
         assert len(res.stderr.strip().splitlines()) == 1
         assert server.chat_requests() == [] and not out.exists()
+
+
+#: The k-th answer to a prompt; strengths make the pairwise judge prefer S3 > S1 > S0 > S2,
+#: the ratings S2 > S1 > S0 > S3.
+SAMPLES = [
+    "S0 plain.",
+    "S1 " + "word " * 10,
+    "S2 " + "word " * 3,
+    "S3 absolutely right! " + "word " * 20,
+]
+BON_STRENGTH = {"S1 ": 1.0, "S2 ": -1.0, "S3 ": 2.0}
+RATINGS = {"S0": 3, "S1": 5, "S2": 9, "S3": 1}
+
+
+def sampler():
+    """Answers each prompt's k-th call with ``SAMPLES[k]`` (calls arrive in sample order
+    with --concurrency 1)."""
+    seen: dict[str, int] = {}
+
+    def answer(req: ChatRequest) -> str:
+        k = seen.get(req.last_user, 0)
+        seen[req.last_user] = k + 1
+        return SAMPLES[k % len(SAMPLES)].strip()
+
+    return answer
+
+
+def rater(req: ChatRequest) -> str:
+    text = req.last_user.split("<<< Answer >>>\n", 1)[1]
+    return json.dumps({"score": RATINGS[text[:2]]})
+
+
+def run_best_of_n(cli, pairs, server, tmp_path, scorer):
+    out = tmp_path / scorer
+    res = cli(
+        "best-of-n",
+        pairs,
+        "--n",
+        "4",
+        "--scorer",
+        scorer,
+        "--limit",
+        "3",
+        "--model",
+        GEN,
+        "--base-url",
+        server.base_url,
+        "--judge-model",
+        JUDGE,
+        "--concurrency",
+        "1",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--out",
+        out,
+        "--json",
+        "--no-progress",
+    )
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout), out
+
+
+def by_attribute(summary) -> dict[tuple[str, int], dict]:
+    return {(r["attribute"], r["n_samples"]): r for r in summary["prevalence"]}
+
+
+@pytest.mark.parametrize(
+    ("scorer", "picked"),
+    [("pairwise", {1: 0, 2: 1, 4: 3}), ("rating", {1: 0, 2: 1, 4: 2})],
+)
+def test_best_of_n_picks_and_prevalence(cli, pairs_path, tmp_path, scorer, picked):
+    judge = judge_by(BON_STRENGTH) if scorer == "pairwise" else rater
+    with serve(sampler(), judge) as server:
+        summary, out = run_best_of_n(cli, pairs_path, server, tmp_path, scorer)
+        # 3 prompts x 4 samples; pairwise: x 2 orders vs the reference, rating: one each
+        assert len(server.chat_requests()) == 12 + (24 if scorer == "pairwise" else 12)
+    assert summary["sizes"] == [1, 2, 4]
+    chosen = pd.read_parquet(out / "picks.parquet")
+    assert dict(zip(chosen["n_samples"], chosen["sample"], strict=True)) == picked
+    assert len(chosen) == 9
+    rows = by_attribute(summary)
+    words = {1: 2, 2: 11, 4: 23 if scorer == "pairwise" else 4}
+    for size, count in words.items():
+        assert rows[("words", size)]["mean"] == count
+        assert rows[("words", size)]["change"] == count - 2
+    assert rows[("exclamations", 4)]["mean"] == (1 if scorer == "pairwise" else 0)
+    if scorer == "pairwise":
+        sig = [1 / (1 + math.exp(-s)) for s in (0.0, 1.0, 2.0)]
+        assert [rows[("judge_score", k)]["mean"] for k in (1, 2, 4)] == pytest.approx(sig)
+    else:
+        assert [rows[("judge_score", k)]["mean"] for k in (1, 2, 4)] == [3, 5, 9]
+    assert (out / "best-of-n.png").stat().st_size > 0
+
+
+def test_best_of_n_needs_sampling(cli, pairs_path, tmp_path):
+    with serve(sampler(), judge_by({})) as server:
+        res = cli(
+            "best-of-n",
+            pairs_path,
+            "--n",
+            "4",
+            "--temperature",
+            "0",
+            "--model",
+            GEN,
+            "--base-url",
+            server.base_url,
+            "--judge-model",
+            JUDGE,
+            "--out",
+            tmp_path / "o",
+        )
+        assert res.returncode == 2
+        assert "--temperature" in res.stderr and "above 0" in res.stderr
+        assert server.chat_requests() == []

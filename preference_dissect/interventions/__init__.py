@@ -13,6 +13,7 @@ prompts and settings are data: ``interventions/<command>/``.
 """
 
 from preference_dissect.interventions._common import JudgeSettings, bootstrap_mean, open_weights
+from preference_dissect.interventions.best_of_n import best_of_n
 from preference_dissect.interventions.counterfactual import counterfactual
 from preference_dissect.interventions.manipulate import arm_definitions, manipulate
 from preference_dissect.interventions.result import InterventionResult
@@ -21,6 +22,7 @@ __all__ = [
     "InterventionResult",
     "JudgeSettings",
     "arm_definitions",
+    "best_of_n",
     "bootstrap_mean",
     "counterfactual",
     "manipulate",
