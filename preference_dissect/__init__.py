@@ -10,7 +10,9 @@ The method as functions (``import preference_dissect as pdx``)::
     pdx.plot_scores(idata, "all")                # matplotlib Figure
 
 or all of it into a resumable run directory with a report: ``pdx.run(source, out, ...)``
-(= ``prefdissect run``). The stage packages (``load``, ``annotate``, ``compare``, ``fit``,
+(= ``prefdissect run``). Interventions act on a judge: ``pdx.manipulate`` (GAIR's
+manipulation experiment), ``pdx.counterfactual`` (rewrite one attribute) and
+``pdx.best_of_n``. The stage packages (``load``, ``annotate``, ``compare``, ``fit``,
 ``analyse``, ``report``; ``judges`` and ``llm`` beside them) hold the implementation; the
 names below are the public face. Plug-in points: :mod:`preference_dissect.plugins`.
 """
@@ -34,6 +36,7 @@ import preference_dissect.load
 import preference_dissect.report  # noqa: F401
 from preference_dissect._api.annotation import add_labels, annotate, classify, judge
 from preference_dissect._api.data import from_frame, load, save_pairs
+from preference_dissect._api.interventions import best_of_n, counterfactual, manipulate
 from preference_dissect._api.modeling import compare, fit
 from preference_dissect._api.results import (
     agreement,
@@ -76,18 +79,21 @@ __all__ = [
     "agreement",
     "annotate",
     "audit",
+    "best_of_n",
     "classify",
     "collinearity",
     "compare",
     "compare_models",
     "contrasts",
     "control_effects",
+    "counterfactual",
     "export_trl",
     "fit",
     "from_frame",
     "judge",
     "load",
     "loo",
+    "manipulate",
     "open_run",
     "plot_scores",
     "plot_shrinkage",

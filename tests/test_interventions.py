@@ -436,3 +436,38 @@ def test_best_of_n_needs_sampling(cli, pairs_path, tmp_path):
         assert res.returncode == 2
         assert "--temperature" in res.stderr and "above 0" in res.stderr
         assert server.chat_requests() == []
+
+
+def test_api_manipulate_on_gairs_released_weights(tmp_path):
+    """pdx.manipulate with GAIR's own weights: the targets are the top and bottom of the
+    released vector for GPT-4 in Advice, read here from the file itself."""
+    import preference_dissect as pdx
+    from preference_dissect.bundled import bundled_path
+    from preference_dissect.fit.external import gair_attributes
+
+    path = bundled_path("gair-weights") / "model_Advice_fitted_paras.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    w = np.array(next(r["parameters"] for r in rows if r["model_name"] == "gpt-4-1106-preview"))
+    names, _ = gair_attributes()
+    order = np.argsort(-w, kind="stable")
+    with serve(manipulated_generator, judge_by({"EXHIBIT": 0.5})) as server:
+        cfg = {"base_url": server.base_url, "cache_dir": tmp_path / "cache"}
+        result = pdx.manipulate(
+            pdx.load("bundled:hh-rlhf", limit=2),
+            "bundled:gair-weights",
+            target_judge="gpt-4-1106-preview",
+            group="Advice",
+            model={"model": GEN, **cfg},
+            judge=pdx.LLMConfig(model=JUDGE, **cfg),
+            top_k=2,
+            arms=["both"],
+            progress=False,
+        )
+    assert result.summary["targets"] == {
+        "top": [names[i] for i in order[:2]],
+        "bottom": [names[i] for i in order[::-1][:2]],
+    }
+    [row] = result.summary["win_rate"]
+    assert row["arm"] == "both" and row["win_rate"] == pytest.approx(1 / (1 + math.exp(-0.5)))
+    saved = result.save(tmp_path / "out")
+    assert json.loads(saved["summary"].read_text())["command"] == "manipulate"

@@ -28,29 +28,26 @@ def add_intervention_arguments(p: argparse.ArgumentParser, *, judge_help: str) -
 
 
 def engines_from_args(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The generating model's engine and the judge (:class:`JudgeSettings`), sharing one
-    spending ledger; the judge's settings are the LLM flags' with its own model and server,
-    at temperature 0 with answer-letter log-probs."""
-    from preference_dissect.interventions import JudgeSettings
-    from preference_dissect.judges.llm_judge import JudgeOptions, judge_config_fields
-    from preference_dissect.llm import LLMConfig, LLMEngine
-    from preference_dissect.llm.calls import SpendLedger
-    from preference_dissect.llm.cli_args import check_llm_args, judge_llm_settings, llm_settings
+    """The generating model's engine and the judge (see
+    :func:`~preference_dissect.interventions._common.make_engines`); the judge's settings are
+    the LLM flags' with its own model, server and key variable."""
+    from preference_dissect.errors import InputError
+    from preference_dissect.interventions._common import make_engines
+    from preference_dissect.llm.cli_args import check_llm_args
 
     check_llm_args(args)
     if args.limit is not None and args.limit < 1:
-        from preference_dissect.errors import InputError
-
         raise InputError("--limit must be at least 1", field="--limit")
+    model, judge = _configs(args)
+    return make_engines(model, judge, progress=not args.no_progress)
+
+
+def _configs(args: argparse.Namespace) -> tuple[Any, Any]:
+    from preference_dissect.llm import LLMConfig
+    from preference_dissect.llm.cli_args import judge_llm_settings, llm_settings
+
     settings = llm_settings(args)
-    judge_settings = judge_llm_settings(args, settings)
-    judge_settings.update(judge_config_fields(JudgeOptions(judge_name=args.judge_model)))
-    judge_settings["temperature"] = 0.0  # the judge's verdicts do not sample
-    ledger = SpendLedger()
-    progress = not args.no_progress
-    model = LLMEngine(LLMConfig(**settings), progress=progress, ledger=ledger)
-    judge = LLMEngine(LLMConfig(**judge_settings), progress=progress, ledger=ledger)
-    return model, JudgeSettings(engine=judge, name=args.judge_model)
+    return LLMConfig(**settings), LLMConfig(**judge_llm_settings(args, settings))
 
 
 def finish(args: argparse.Namespace, result: Any, headline: list[str]) -> int:
@@ -66,17 +63,8 @@ def finish(args: argparse.Namespace, result: Any, headline: list[str]) -> int:
 
 
 def annotator_engine(args: argparse.Namespace, annotator: str | None, judge: Any) -> Any:
-    """The engine of an LLM annotator: the judge's model and server with structured answers
-    (``None`` without an annotator or for ``rules``)."""
-    if annotator is None:
-        return None
-    from preference_dissect.annotate.runner import resolve_annotator
-    from preference_dissect.llm import LLMEngine
-    from preference_dissect.llm.cli_args import judge_llm_settings, llm_settings
+    """The engine of an LLM annotator: the judge's model and server (``None`` without an
+    annotator or for ``rules``)."""
+    from preference_dissect.interventions._common import annotator_engine as make
 
-    if not resolve_annotator(annotator).needs_llm:
-        return None
-    from preference_dissect.llm import LLMConfig
-
-    config = LLMConfig(**{**judge_llm_settings(args, llm_settings(args)), "temperature": 0.0})
-    return LLMEngine(config, progress=not args.no_progress, ledger=judge.engine.ledger)
+    return make(annotator, _configs(args)[1], judge)

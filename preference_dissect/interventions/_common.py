@@ -424,3 +424,41 @@ def annotate_versus(
     out = pairs[["pair_id", "row"]].merge(wide, on="pair_id").drop(columns="pair_id")
     out["change"] = out["variant"] - out["baseline"]
     return out[columns].reset_index(drop=True)
+
+
+def make_engines(
+    model: Any, judge: Any, *, progress: bool = True
+) -> tuple[LLMEngine, JudgeSettings]:
+    """The generating model's engine and the judge, sharing one spending ledger.
+
+    Parameters
+    ----------
+    model, judge : LLMConfig
+        The generator (or rewriter) and the judge. The judge is set up for verdicts: answer
+        letters with log-probs (:func:`~preference_dissect.judges.llm_judge.judge_config_fields`)
+        at temperature 0.
+    progress : bool
+        Pre-flight estimates and progress bars on stderr.
+    """
+    from preference_dissect.judges.llm_judge import JudgeOptions, judge_config_fields
+    from preference_dissect.llm.calls import SpendLedger
+
+    ledger = SpendLedger()
+    fields = judge_config_fields(JudgeOptions(judge_name=judge.model))
+    judge_config = judge.replace(**fields, temperature=0.0)
+    return (
+        LLMEngine(model, progress=progress, ledger=ledger),
+        JudgeSettings(LLMEngine(judge_config, progress=progress, ledger=ledger), judge.model),
+    )
+
+
+def annotator_engine(annotator: Any, config: Any, judge: JudgeSettings) -> LLMEngine | None:
+    """The engine of an LLM annotator (``config``, usually the judge's model, at temperature
+    0, on the judge's ledger); ``None`` without an annotator or for one that needs no LLM."""
+    from preference_dissect.annotate.runner import resolve_annotator
+
+    if annotator is None or not resolve_annotator(annotator).needs_llm:
+        return None
+    return LLMEngine(
+        config.replace(temperature=0.0), progress=judge.engine.progress, ledger=judge.engine.ledger
+    )
