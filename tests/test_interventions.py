@@ -172,6 +172,16 @@ def test_manipulate_win_rates_checks_and_resume(cli, pairs_path, rules_fit, tmp_
     assert {"effects.parquet", "targets.parquet", "summary.json", "manipulate.png"} <= {
         p.name for p in out.iterdir()
     }
+    # the report of a run directory shows intervention folders kept in RUN/interventions/
+    run_dir = tmp_path / "run"
+    (run_dir / "interventions").mkdir(parents=True)
+    out.rename(run_dir / "interventions" / "manipulate")
+    res = cli("report", run_dir)
+    assert res.returncode == 0, res.stderr
+    html = (run_dir / "report.html").read_text()
+    section = html[html.index("<h2>Interventions and probes</h2>") :]
+    assert "interventions/manipulate" in section and "exhibit_top" in section
+    assert "data:image/png;base64," in section and "target_judge: <code>j</code>" in section
 
 
 def test_manipulate_bad_input_one_line(cli, pairs_path, rules_fit, tmp_path):

@@ -218,6 +218,7 @@ def write_outputs(
     folder.mkdir(parents=True, exist_ok=True)
     targets = {name: folder / f"{name}.parquet" for name in tables}
     targets["summary"] = folder / "summary.json"
+    summary = {**summary, "tables": list(tables), "headline": next(iter(tables))}
     if figure is not None:
         targets["plot"] = folder / f"{summary['command']}.png"
     with atomic_paths(list(targets.values())) as temps:

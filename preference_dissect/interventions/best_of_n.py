@@ -270,9 +270,9 @@ def best_of_n(
         ["judge_na"] if "judge_na" in scored else []
     )
     tables = {
-        "samples": scored[keep].rename(columns={"variant": "text"}),
-        "picks": chosen,
         "prevalence": table.reset_index(drop=True),
+        "picks": chosen,
+        "samples": scored[keep].rename(columns={"variant": "text"}),
     }
     summary = {
         "command": COMMAND,

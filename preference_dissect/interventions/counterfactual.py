@@ -251,7 +251,7 @@ def counterfactual(
     }
     judged = common.judge_versus(_versus_frame(responses, attrs, chosen, texts), judge)
     effects = effect_table(judged, obs)
-    tables = {"rewrites": judged.drop(columns=["conversation"]), "effects": effects}
+    tables = {"effects": effects, "rewrites": judged.drop(columns=["conversation"])}
     summary = {
         "command": NAME,
         "attributes": [a["name"] for a in attrs],

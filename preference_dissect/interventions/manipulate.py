@@ -224,9 +224,9 @@ def manipulate(
     results = common.generate(model, requests, "answering")
     texts = {key: common.answer_text(r) for key, r in results.items()}
     judged = common.judge_versus(_versus_frame(items, list(chosen), texts), judge)
-    tables = {
-        "answers": judged.drop(columns=["conversation"]),
+    tables = {  # the headline table first
         "effects": _effects(judged),
+        "answers": judged.drop(columns=["conversation"]),
         "targets": _target_table(targets),
     }
     if annotator is not None:

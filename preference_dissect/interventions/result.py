@@ -23,7 +23,8 @@ class InterventionResult:
     command : str
         ``manipulate``, ``counterfactual`` or ``best-of-n``.
     tables : dict of str to pandas.DataFrame
-        The command's tables (each written as ``NAME.parquet``).
+        The command's tables (each written as ``NAME.parquet``), the headline table (the
+        report's) first.
     summary : dict
         The metrics and engine usage (``summary.json``, and ``--json``'s output).
     """

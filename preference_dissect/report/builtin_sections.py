@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from preference_dissect.report import model_sections, sections
+from preference_dissect.report import intervention_sections, model_sections, sections
 from preference_dissect.report.registry import register_report_section
 
 
@@ -82,6 +82,12 @@ def similarity(run: Any, built: dict[str, Any]) -> Any:
 def audits(run: Any, built: dict[str, Any]) -> Any:
     """The audit folder's tables and plots."""
     return sections.folder_section(run.audits)
+
+
+@register_report_section("interventions", order=75, nav="Interventions")
+def interventions(run: Any, built: dict[str, Any]) -> Any:
+    """Manipulation, counterfactual, best-of-N and probe outputs kept in the run."""
+    return intervention_sections.interventions_section(run.run_dir)
 
 
 @register_report_section("analysis", order=80, nav="Analysis files", needs=("weights", "pooling"))
