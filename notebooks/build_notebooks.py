@@ -282,6 +282,89 @@ the quick-start notebook measures how much a judge leans on them.
 ]
 
 
+INTERVENTIONS = [
+    md("""\
+# Interventions: GAIR's manipulation experiment against a judge
+
+The regression says which attributes *go with* a judge's choices; `pdx.manipulate` acts on it
+(GAIR, section 5): take the judge's most preferred attributes in a group from a fit (here
+GAIR's released weights for GPT-4 in *Advice*), ask a generator to answer each query normally
+and again with an instruction to exhibit them, and let the judge compare the two answers in
+both orders. The win rate of the manipulated answers (0.5 = no effect) comes with a bootstrap
+95% interval.
+
+This notebook runs offline against the toolkit's **loopback OpenAI-compatible server** with
+scripted answers, so it shows the protocol and the outputs, not a real model's behaviour: the
+scripted judge prefers answers that carry the manipulation marker with probability
+sigmoid(0.8) = 0.690 and dislikes answers that avoid the bottom attributes (sigmoid(-0.3) =
+0.43), and the numbers below are exactly those. Point `base_url` at a real server (vLLM,
+llama.cpp, OpenAI) to run the experiment for real.
+"""),
+    SETUP,
+    code("""\
+import math
+import re
+
+from preference_dissect.testing.openai_server import OpenAIServer, Reply
+
+SLOT = re.compile(r"<<< Answer ([AB]) >>>\\n(.*?)\\n<<< End of answer \\1 >>>", re.DOTALL)
+STRENGTH = {"[shows]": 0.8, "[avoids]": -0.3}
+
+
+def respond(req):
+    if req.body["model"] == "scripted-judge":  # p(slot A) = sigmoid(strength A - strength B)
+        slots = dict(SLOT.findall(req.last_user))
+        s = [sum(v for k, v in STRENGTH.items() if k in slots[x]) for x in "AB"]
+        p = 1 / (1 + math.exp(s[1] - s[0]))
+        return Reply("A" if p >= 0.5 else "B", logprobs=[{"A": math.log(p), "B": math.log(1 - p)}])
+    system = next((m["content"] for m in req.messages if m["role"] == "system"), "")
+    tag = "[shows]" if "clearly shows" in system else "[avoids]" if "shows none" in system else ""
+    return f"{tag} An answer to: {req.last_user[:40]}"
+
+
+server = OpenAIServer(responder=respond).start()
+print(server.base_url)
+"""),
+    code("""\
+import preference_dissect as pdx
+
+llm = {"base_url": server.base_url, "cache_dir": WORK / "cache"}
+result = pdx.manipulate(
+    pdx.load("bundled:hh-rlhf", limit=12),
+    "bundled:gair-weights",
+    target_judge="gpt-4-1106-preview",
+    group="Advice",
+    top_k=3,
+    model={"model": "scripted-generator", **llm},
+    judge={"model": "scripted-judge", **llm},
+    progress=False,
+)
+print("targets:", result.summary["targets"])
+result.tables["effects"][["arm", "scenario", "win_rate", "low", "high", "shift", "n"]]
+"""),
+    code("""\
+result.plot()
+"""),
+    md("""\
+`result.save(folder)` writes `effects.parquet`, `answers.parquet` (both answers and the
+judge's per-order verdicts), `targets.parquet`, `summary.json` and `manipulate.png`; kept in
+`RUN/interventions/manipulate/` of a run directory they get a section in the run's report.
+The same experiment from the shell:
+
+```
+prefdissect manipulate bundled:alpaca-eval --weights bundled:gair-weights \\
+    --target-judge gpt-4-1106-preview --group Advice --top-k 3 \\
+    --model gpt-4o-mini --judge-model gpt-4o --out manip/ --max-cost 2
+```
+"""),
+    code("""\
+saved = result.save(WORK / "manipulate")
+print(sorted(p.name for p in saved.values()))
+server.stop()
+"""),
+]
+
+
 def write(name: str, cells: list) -> Path:
     """Write one notebook with the venv's ``python3`` kernel and no outputs."""
     nb = new_notebook(cells=cells)
@@ -294,11 +377,12 @@ def write(name: str, cells: list) -> Path:
 
 
 def main() -> None:
-    """Write the three notebooks."""
+    """Write the four notebooks."""
     for name, cells in (
         ("01_quick_start.ipynb", QUICK_START),
         ("02_gair_reproduction.ipynb", GAIR_REPRODUCTION),
         ("03_judge_audit.ipynb", JUDGE_AUDIT),
+        ("04_interventions.ipynb", INTERVENTIONS),
     ):
         print(write(name, cells))
 

@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-NAMES = ("01_quick_start.ipynb", "02_gair_reproduction.ipynb", "03_judge_audit.ipynb")
+NAMES = (
+    "01_quick_start.ipynb",
+    "02_gair_reproduction.ipynb",
+    "03_judge_audit.ipynb",
+    "04_interventions.ipynb",
+)
 
 
 def _ensure_kernel() -> None:
@@ -105,6 +110,15 @@ def test_judge_audit(tmp_path, monkeypatch):
     assert re.search(r"longer\s+619\s", text) and "decisive_accuracy" in text
     assert "Adversarial-GPTInst" in text and "Natural" in text
     assert pngs >= 1
+
+
+def test_interventions_against_the_loopback_server(tmp_path, monkeypatch):
+    text, pngs = _execute("04_interventions.ipynb", tmp_path, monkeypatch)
+    # the scripted judge: sigmoid(0.8) for the exhibit arm, sigmoid(-0.3) for the avoid arm
+    assert re.search(r"exhibit_top\s+all\s+0\.68997\d*\s+0\.68997", text), text
+    assert re.search(r"avoid_bottom\s+all\s+0\.42555\d*\s", text), text
+    assert "manipulate.png" in text and "'top': [" in text
+    assert pngs == 1
 
 
 def test_quick_start_fits_and_plots_in_ten_lines():
