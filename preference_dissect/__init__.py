@@ -12,7 +12,8 @@ The method as functions (``import preference_dissect as pdx``)::
 or all of it into a resumable run directory with a report: ``pdx.run(source, out, ...)``
 (= ``prefdissect run``). Interventions act on a judge: ``pdx.manipulate`` (GAIR's
 manipulation experiment), ``pdx.counterfactual`` (rewrite one attribute) and
-``pdx.best_of_n``. The stage packages (``load``, ``annotate``, ``compare``, ``fit``,
+``pdx.best_of_n``; ``pdx.probe_sycophancy`` runs SycophancyEval on a model. The stage
+packages (``load``, ``annotate``, ``compare``, ``fit``,
 ``analyse``, ``report``; ``judges`` and ``llm`` beside them) hold the implementation; the
 names below are the public face. Plug-in points: :mod:`preference_dissect.plugins`.
 """
@@ -36,7 +37,12 @@ import preference_dissect.load
 import preference_dissect.report  # noqa: F401
 from preference_dissect._api.annotation import add_labels, annotate, classify, judge
 from preference_dissect._api.data import from_frame, load, save_pairs
-from preference_dissect._api.interventions import best_of_n, counterfactual, manipulate
+from preference_dissect._api.interventions import (
+    best_of_n,
+    counterfactual,
+    manipulate,
+    probe_sycophancy,
+)
 from preference_dissect._api.modeling import compare, fit
 from preference_dissect._api.results import (
     agreement,
@@ -99,6 +105,7 @@ __all__ = [
     "plot_shrinkage",
     "plot_similarity",
     "pool_spreads",
+    "probe_sycophancy",
     "report",
     "run",
     "save_pairs",

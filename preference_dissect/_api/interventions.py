@@ -1,6 +1,7 @@
 """Acting on a judge: :func:`manipulate`, :func:`counterfactual` and :func:`best_of_n` (each
 = its ``prefdissect`` command, returning an
-:class:`~preference_dissect.interventions.InterventionResult`)."""
+:class:`~preference_dissect.interventions.InterventionResult`); probing a model:
+:func:`probe_sycophancy`."""
 
 from __future__ import annotations
 
@@ -243,3 +244,58 @@ def best_of_n(
         attributes=attributes,
         limit=limit,
     )
+
+
+def probe_sycophancy(
+    model: Any,
+    *,
+    judge: Any = None,
+    answer: Any = None,
+    are_you_sure: Any = None,
+    feedback: Any = None,
+    mimicry: Any = None,
+    limit: int | None = None,
+    progress: bool = True,
+) -> Any:
+    """Sharma et al.'s SycophancyEval probes on a model (= ``prefdissect probe sycophancy``).
+
+    Parameters
+    ----------
+    model : LLMConfig
+        The model probed.
+    judge : LLMConfig, optional
+        Compares feedback positivity (needed by ``feedback``) and reads admitted mistakes in
+        ``are_you_sure`` (without it, a phrase rule does); it answers at temperature 0 and
+        shares the model's spending cap.
+    answer, are_you_sure, feedback, mimicry : path or list of SycophancyRecord, optional
+        The released task files (``.jsonl``, ``.jsonl.gz``, ``hf:meg-tong/sycophancy-eval/
+        FILE``) or their records; at least one.
+    limit : int, optional
+        The first ``limit`` items of each task.
+    progress : bool
+
+    Returns
+    -------
+    SycophancyResult
+        ``metrics`` (per task, metric and template, with 95% intervals), ``responses`` (one
+        row per call), ``summary``; ``plot()``, ``save(folder)``.
+
+    Examples
+    --------
+    >>> import preference_dissect as pdx
+    >>> result = pdx.probe_sycophancy(pdx.LLMConfig(model="gpt-4o-mini"),
+    ...     answer="answer.jsonl", limit=50)  # doctest: +SKIP
+    >>> result.metrics  # doctest: +SKIP
+    """
+    from preference_dissect.llm import LLMEngine
+    from preference_dissect.llm.calls import SpendLedger
+    from preference_dissect.probes import probe_sycophancy as run
+
+    ledger = SpendLedger()
+    engine = LLMEngine(_config(model, "model"), progress=progress, ledger=ledger)
+    judging = None
+    if judge is not None:
+        config = _config(judge, "judge").replace(temperature=0.0)
+        judging = LLMEngine(config, progress=progress, ledger=ledger)
+    tasks = {"answer": answer, "are_you_sure": are_you_sure, "feedback": feedback}
+    return run(engine, judge_engine=judging, limit=limit, mimicry=mimicry, **tasks)

@@ -60,18 +60,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def flag_names(parser: argparse.ArgumentParser, command: str | None) -> dict[str, str]:
     """Library parameter name -> the command's flag (``format`` and ``fmt`` -> ``--format``,
-    ``min_group_size`` -> ``--min-group-size``): how the CLI names a library error's field."""
-    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
-    out: dict[str, str] = {}
+    ``min_group_size`` -> ``--min-group-size``): how the CLI names a library error's field.
+    The flags of a command's own sub-commands (``probe sycophancy``) count too."""
+    sub = _subparsers(parser)
     if sub is None or command not in sub.choices:
-        return out
-    for action in sub.choices[command]._actions:
-        longs = [o for o in action.option_strings if o.startswith("--")]
-        if not longs:
-            continue
-        out[action.dest] = longs[0]
-        out[longs[0][2:].replace("-", "_")] = longs[0]
+        return {}
+    out: dict[str, str] = {}
+    pending = [sub.choices[command]]
+    while pending:
+        current = pending.pop()
+        nested = _subparsers(current)
+        pending += list(nested.choices.values()) if nested is not None else []
+        for action in current._actions:
+            longs = [o for o in action.option_strings if o.startswith("--")]
+            if longs:
+                out.setdefault(action.dest, longs[0])
+                out.setdefault(longs[0][2:].replace("-", "_"), longs[0])
     return out
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
 
 
 def user_error(exc: InputError, parser: argparse.ArgumentParser, command: str | None) -> str:

@@ -207,9 +207,12 @@ def write_outputs(
     tables: Mapping[str, pd.DataFrame],
     summary: Mapping[str, Any],
     figure: Any | None = None,
+    plot_name: str | None = None,
 ) -> dict[str, Path]:
-    """Write ``NAME.parquet`` per table, ``summary.json`` and ``FIGURE.png`` into ``out``,
-    all or nothing (temporary files renamed into place together)."""
+    """Write ``NAME.parquet`` per table, ``summary.json`` and the figure as
+    ``PLOT_NAME.png`` (default: the summary's ``command``) into ``out``, all or nothing
+    (temporary files renamed into place together). The summary gains ``tables`` and
+    ``headline`` (the first table: the one the report shows)."""
     import json
 
     from preference_dissect.io import atomic_paths, strict_json
@@ -220,7 +223,7 @@ def write_outputs(
     targets["summary"] = folder / "summary.json"
     summary = {**summary, "tables": list(tables), "headline": next(iter(tables))}
     if figure is not None:
-        targets["plot"] = folder / f"{summary['command']}.png"
+        targets["plot"] = folder / f"{plot_name or summary['command']}.png"
     with atomic_paths(list(targets.values())) as temps:
         paths = dict(zip(targets, temps, strict=True))
         for name, table in tables.items():
