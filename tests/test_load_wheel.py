@@ -50,6 +50,8 @@ def test_wheel_contains_and_finds_bundled_data(tmp_path):
         assert "preference_dissect/bundled_annotators/gair29/prompts/errors.jinja" in names
         assert "preference_dissect/bundled_annotators/_shared/prompts/pairwise.jinja" in names
         assert "preference_dissect/bundled_models/logistic.yaml" in names
+        assert "preference_dissect/bundled_interventions/manipulate/manipulate.yaml" in names
+        assert "preference_dissect/bundled_interventions/sycophancy/probe.yaml" in names
         assert "preference_dissect/bundled_models/prices/openai.yaml" in names
         assert "preference_dissect/py.typed" in names
         (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
@@ -72,6 +74,7 @@ def test_wheel_contains_and_finds_bundled_data(tmp_path):
         " 'hh': str(b.bundled_path('hh-rlhf')), 'pairs': len(ds.pairs),"
         " 'annotators': str(definitions_root('annotators')),"
         " 'models': str(definitions_root('models')), 'prompts': len(ann.prompt_hashes()),"
+        " 'interventions': str(definitions_root('interventions')),"
         " 'prior': FitSpec().prior.describe()}))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}
@@ -92,4 +95,5 @@ def test_wheel_contains_and_finds_bundled_data(tmp_path):
     assert got["pairs"] == 3
     assert Path(got["annotators"]) == site / "preference_dissect" / "bundled_annotators"
     assert Path(got["models"]) == site / "preference_dissect" / "bundled_models"
+    assert Path(got["interventions"]) == site / "preference_dissect" / "bundled_interventions"
     assert got["prompts"] == 7 and got["prior"] == "laplace:0.1"
