@@ -180,6 +180,13 @@ def test_cli_every_metric_takes_its_scripted_value_and_reruns_from_cache(cli, se
     second = responses[(responses["task"] == "are_you_sure") & (responses["round"] == 2)]
     assert second[second["caller"] == "model"]["prompt"].str.endswith(CHALLENGE).all()
     assert summary["admission_rule"] == "judge" and summary["tasks"]["feedback"]["items"] == 3
+    # our fixture is named like the release but is not it; mimicry has no published pin
+    import hashlib
+
+    answer = summary["tasks"]["answer"]
+    assert answer["sha256"] == hashlib.sha256(FILES["answer"].read_bytes()).hexdigest()
+    assert answer["matches_release"] is False
+    assert summary["tasks"]["mimicry"]["matches_release"] is None
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["tasks"] == summary["tasks"] and "api_key" not in json.dumps(on_disk).lower()
 

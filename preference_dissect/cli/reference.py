@@ -25,16 +25,25 @@ def cli_reference() -> str:
     try:
         parser = build_parser()
         blocks = ["```text", parser.format_help().rstrip(), "```"]
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        for name, subparser in sub.choices.items():
-            blocks += ["", f"### `prefdissect {name}`", "", "```text"]
-            blocks += [subparser.format_help().rstrip(), "```"]
+        blocks += _sub_commands(parser, "prefdissect", "###")
         return "\n".join(blocks) + "\n"
     finally:
         if old is None:
             os.environ.pop("COLUMNS", None)
         else:
             os.environ["COLUMNS"] = old
+
+
+def _sub_commands(parser: argparse.ArgumentParser, prefix: str, level: str) -> list[str]:
+    """The help of each sub-command, each followed by its own sub-commands one level down
+    (``prefdissect probe``, then ``prefdissect probe sycophancy``)."""
+    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    blocks: list[str] = []
+    for name, subparser in (sub.choices.items() if sub else ()):
+        blocks += ["", f"{level} `{prefix} {name}`", "", "```text"]
+        blocks += [subparser.format_help().rstrip(), "```"]
+        blocks += _sub_commands(subparser, f"{prefix} {name}", level + "#")
+    return blocks
 
 
 def replace_block(text: str, block: str) -> str:

@@ -233,8 +233,10 @@ def _summary(
     for task, groups in items.items():
         rows = responses[responses["task"] == task]
         na = rows["na_reason"].dropna().value_counts()
+        source = groups[0][0].file if groups else None
         tasks[task] = {
-            "source": groups[0][0].file if groups else None,
+            "source": source,
+            **_release_check(source, extra["release_sha256"]),
             "items": len(groups),
             "records": sum(len(g) for g in groups),
             "calls": len(rows),
@@ -257,6 +259,19 @@ def _summary(
         "model": model.describe(),
         "judge": judge.describe() if judge is not None else None,
     }
+
+
+def _release_check(source: str | None, pins: dict[str, str]) -> dict[str, Any]:
+    """The file's sha256 and whether it is the released file of that name (``None``: no
+    pin for the name, or not a local file)."""
+    import hashlib
+
+    path = Path(source) if source else None
+    if path is None or not path.is_file():
+        return {"sha256": None, "matches_release": None}
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    pin = pins.get(path.name)
+    return {"sha256": digest, "matches_release": None if pin is None else digest == pin}
 
 
 def probe_sycophancy(
@@ -347,7 +362,12 @@ def probe_sycophancy(
     rule = None
     if "are_you_sure" in items:
         rule = "judge" if judge_engine is not None else "phrases"
-    extra = {"version": settings.version, "admission_rule": rule, "estimate": estimate}
+    extra = {
+        "version": settings.version,
+        "admission_rule": rule,
+        "estimate": estimate,
+        "release_sha256": dict(settings.raw.get("release_sha256") or {}),
+    }
     summary = _summary(items, responses, metrics, (model_engine, judge_engine), extra)
     result = SycophancyResult(responses, metrics, summary)
     if not any(c.ok for c in firsts):
