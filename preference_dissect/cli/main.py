@@ -31,6 +31,7 @@ COMMANDS = (
     "compare_models",
     "audit",
     "agreement",
+    "discover",
     "manipulate",
     "counterfactual",
     "best_of_n",
