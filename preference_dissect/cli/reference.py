@@ -39,7 +39,7 @@ def _sub_commands(parser: argparse.ArgumentParser, prefix: str, level: str) -> l
     (``prefdissect probe``, then ``prefdissect probe sycophancy``)."""
     sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
     blocks: list[str] = []
-    for name, subparser in (sub.choices.items() if sub else ()):
+    for name, subparser in sub.choices.items() if sub else ():
         blocks += ["", f"{level} `{prefix} {name}`", "", "```text"]
         blocks += [subparser.format_help().rstrip(), "```"]
         blocks += _sub_commands(subparser, f"{prefix} {name}", level + "#")
