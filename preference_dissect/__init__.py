@@ -12,7 +12,8 @@ The method as functions (``import preference_dissect as pdx``)::
 or all of it into a resumable run directory with a report: ``pdx.run(source, out, ...)``
 (= ``prefdissect run``). Interventions act on a judge: ``pdx.manipulate`` (GAIR's
 manipulation experiment), ``pdx.counterfactual`` (rewrite one attribute) and
-``pdx.best_of_n``; ``pdx.probe_sycophancy`` runs SycophancyEval on a model. The stage
+``pdx.best_of_n``; ``pdx.probe_sycophancy`` runs SycophancyEval on a model;
+``pdx.discover`` proposes and tests new attributes. The stage
 packages (``load``, ``annotate``, ``compare``, ``fit``,
 ``analyse``, ``report``; ``judges`` and ``llm`` beside them) hold the implementation; the
 names below are the public face. Plug-in points: :mod:`preference_dissect.plugins`.
@@ -28,15 +29,18 @@ _warnings.filterwarnings(
 )
 
 # The stage subpackages share names with the API's functions (``load``, ``annotate``,
-# ``compare``, ``fit``, ``report``): they are imported first, so binding the functions below
-# is final (importing a submodule later does not rebind its package's attribute).
+# ``compare``, ``discover``, ``fit``, ``report``): they are imported first, so binding the
+# functions below is final (importing a submodule later does not rebind its package's
+# attribute).
 import preference_dissect.annotate
 import preference_dissect.compare
+import preference_dissect.discover
 import preference_dissect.fit
 import preference_dissect.load
 import preference_dissect.report  # noqa: F401
 from preference_dissect._api.annotation import add_labels, annotate, classify, judge
 from preference_dissect._api.data import from_frame, load, save_pairs
+from preference_dissect._api.discovery import discover
 from preference_dissect._api.interventions import (
     best_of_n,
     counterfactual,
@@ -93,6 +97,7 @@ __all__ = [
     "contrasts",
     "control_effects",
     "counterfactual",
+    "discover",
     "export_trl",
     "fit",
     "from_frame",

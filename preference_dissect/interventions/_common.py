@@ -208,11 +208,12 @@ def write_outputs(
     summary: Mapping[str, Any],
     figure: Any | None = None,
     plot_name: str | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """Write ``NAME.parquet`` per table, ``summary.json`` and the figure as
-    ``PLOT_NAME.png`` (default: the summary's ``command``) into ``out``, all or nothing
-    (temporary files renamed into place together). The summary gains ``tables`` and
-    ``headline`` (the first table: the one the report shows)."""
+    ``PLOT_NAME.png`` (default: the summary's ``command``) and ``texts`` (file name -> text)
+    into ``out``, all or nothing (temporary files renamed into place together). The summary
+    gains ``tables`` and ``headline`` (the first table: the one the report shows)."""
     import json
 
     from preference_dissect.io import atomic_paths, strict_json
@@ -224,6 +225,8 @@ def write_outputs(
     summary = {**summary, "tables": list(tables), "headline": next(iter(tables))}
     if figure is not None:
         targets["plot"] = folder / f"{plot_name or summary['command']}.png"
+    for filename in texts or {}:
+        targets[filename] = folder / filename
     with atomic_paths(list(targets.values())) as temps:
         paths = dict(zip(targets, temps, strict=True))
         for name, table in tables.items():
@@ -232,6 +235,8 @@ def write_outputs(
         paths["summary"].write_text(text + "\n", encoding="utf-8")
         if figure is not None:
             figure.savefig(paths["plot"], format="png", dpi=110, bbox_inches="tight")
+        for filename, text in (texts or {}).items():
+            paths[filename].write_text(text, encoding="utf-8")
     return targets
 
 

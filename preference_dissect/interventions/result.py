@@ -1,4 +1,5 @@
-"""The artifact of every intervention: named tables, a JSON summary and one plot."""
+"""The artifact of every intervention (and of ``discover``): named tables, a JSON summary,
+one plot and, for ``discover``, the attribute-set files."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ PLOTS: dict[str, Callable[[dict[str, pd.DataFrame]], Any]] = {}
 
 @dataclass
 class InterventionResult:
-    """What ``manipulate``, ``counterfactual`` and ``best_of_n`` return.
+    """What ``manipulate``, ``counterfactual``, ``best_of_n`` and ``discover`` return.
 
     Attributes
     ----------
@@ -27,11 +28,14 @@ class InterventionResult:
         report's) first.
     summary : dict
         The metrics and engine usage (``summary.json``, and ``--json``'s output).
+    texts : dict of str to str
+        Other files to write, by file name (``discover``'s attribute-set YAML files).
     """
 
     command: str
     tables: dict[str, pd.DataFrame]
     summary: dict[str, Any] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
 
     def plot(self) -> Any:
         """The command's figure (matplotlib, outside pyplot)."""
@@ -42,7 +46,7 @@ class InterventionResult:
         nothing); return the paths by name."""
         from preference_dissect.interventions._common import write_outputs
 
-        return write_outputs(out, self.tables, self.summary, self.plot())
+        return write_outputs(out, self.tables, self.summary, self.plot(), texts=self.texts)
 
 
 def _interval_bars(ax: Any, frame: pd.DataFrame, value: str, low: str, high: str) -> None:
@@ -112,8 +116,38 @@ def plot_best_of_n(tables: dict[str, pd.DataFrame]) -> Any:
     return fig
 
 
+def plot_discovery(tables: dict[str, pd.DataFrame]) -> Any:
+    """Each candidate's weight on the train split (95% HDI), kept ones highlighted."""
+    from preference_dissect.analyse.plots import new_figure
+
+    sel = tables["selection"].sort_values("weight", kind="stable").reset_index(drop=True)
+    fig, ax = new_figure((7, 0.4 * len(sel) + 1.4))
+    y = list(range(len(sel)))
+    err = [
+        (sel["weight"] - sel["hdi_low"]).clip(lower=0).fillna(0),
+        (sel["hdi_high"] - sel["weight"]).clip(lower=0).fillna(0),
+    ]
+    for kept, color in ((True, "C2"), (False, "C7")):
+        mask = (sel["kept"] == kept).to_numpy()
+        if mask.any():
+            ax.errorbar(
+                sel["weight"][mask],
+                [i for i, m in zip(y, mask, strict=True) if m],
+                xerr=[e[mask] for e in err],
+                fmt="o",
+                color=color,
+                capsize=3,
+            )
+    ax.set_yticks(y, sel["attribute"])
+    ax.axvline(0.0, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("weight on the train split (95% HDI); green: kept")
+    ax.set_title("Discovered attributes")
+    return fig
+
+
 PLOTS.update(
     {
+        "discover": plot_discovery,
         "manipulate": plot_manipulation,
         "counterfactual": plot_counterfactual,
         "best-of-n": plot_best_of_n,
