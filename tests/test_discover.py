@@ -171,3 +171,30 @@ def test_api_shows_the_pairs_the_current_fit_explains_worst(planted, tmp_path):
     others = explained[[p for p in train if p not in set(shown["pair_id"])]]
     assert others.min() >= shown["p_explained"].max()
     assert result.summary["kept"] == ["zebra_mention"]
+
+
+def marker_vector(text: str) -> list[float]:
+    """Embeddings that put every proposal naming the same marker in one place."""
+    return [float("ZEBRA" in text), float("QUOKKA" in text), 0.1]
+
+
+@pytest.mark.parametrize("embedder", [marker_vector, None])
+def test_embeddings_merge_duplicates_before_the_llm(cli, planted, tmp_path, embedder):
+    with OpenAIServer(responder=responder, embedder=embedder) as server:
+        summary, out = run_discover(
+            cli, planted, server, tmp_path, "--embedding-model", "loop-embed"
+        )
+        merge = [r for r in server.chat_requests() if "Merge attributes" in json.dumps(r)]
+        again, _ = run_discover(cli, planted, server, tmp_path, "--embedding-model", "loop-embed")
+        embeds = [r for r in server.requests if r["path"] == "/v1/embeddings"]
+    assert len(merge) == 1
+    selection = pd.read_parquet(out / "selection.parquet").set_index("attribute")
+    assert selection.loc["zebra_mention", "merged_from"] == "zebra_mention,zebra_reference"
+    assert summary["kept"] == ["zebra_mention"]
+    if embedder is None:  # the server has no /v1/embeddings: said, and the LLM merges alone
+        assert summary["embeddings"] == "unavailable"
+        assert "zebra_reference" in json.dumps(merge[0])
+    else:  # the duplicate never reached the merge step; the second run re-embedded nothing
+        assert summary["embeddings"] == "used" and again["embeddings"] == "used"
+        assert "zebra_reference" not in json.dumps(merge[0])
+        assert len(embeds) == 1

@@ -21,6 +21,7 @@ def discover(
     fit: Any = None,
     features: Any = None,
     name: str = "discovered",
+    embedding_model: str | None = None,
     progress: bool = True,
 ) -> Any:
     """Let an LLM propose attributes that explain a judge; keep those that hold up.
@@ -46,6 +47,9 @@ def discover(
         the pairs the fit explains worst.
     name : str
         Name of the kept attribute set (``texts[NAME + ".yaml"]``).
+    embedding_model : str, optional
+        Merge near-duplicate proposals by their embeddings (the server's ``/v1/embeddings``)
+        before the LLM merge step.
     progress : bool
 
     Returns
@@ -89,4 +93,5 @@ def discover(
         seed=seed,
         explained=explained,
         name=name,
+        embedding_model=embedding_model,
     )

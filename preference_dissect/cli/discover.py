@@ -36,6 +36,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--validation-share", type=float, default=None, help="held-out share")
     p.add_argument("--seed", type=int, default=None, help="split and sample seed")
     p.add_argument("--name", default="discovered", help="name of the written attribute set")
+    p.add_argument(
+        "--embedding-model",
+        default=None,
+        help="merge near-duplicate proposals by their embeddings (the server's /v1/embeddings) "
+        "before the LLM merge step",
+    )
     p.add_argument("--fit", default=None, help="a fit: show the pairs it explains worst")
     p.add_argument("--features", default=None, help="the features table of --fit")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N pairs")
@@ -83,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         explained=explained,
         name=args.name,
+        embedding_model=args.embedding_model,
     )
     lines = [
         f"{'kept' if r['kept'] else 'dropped'} {r['attribute']}: weight {r['weight']:.3f} "

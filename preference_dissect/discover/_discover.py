@@ -202,6 +202,7 @@ def discover(
     seed: int | None = None,
     explained: pd.Series | None = None,
     name: str = "discovered",
+    embedding_model: str | None = None,
 ) -> InterventionResult:
     """Discover the attributes that explain a judge (see the module docstring).
 
@@ -220,6 +221,10 @@ def discover(
         (:func:`explained_by_fit`): the proposer sees the worst explained train pairs.
     name : str
         Name of the written attribute set (``NAME.yaml``).
+    embedding_model : str, optional
+        Merge proposals whose embeddings (the server's ``/v1/embeddings``) have a cosine
+        similarity of ``embedding_threshold`` or more before the LLM merge step (skipped,
+        and said so in the summary, when the server has no such endpoint).
 
     Returns
     -------
@@ -239,7 +244,7 @@ def discover(
         raise InputError("must be a snake_case name", field="name")
     cfg = _options(
         {"max_candidates": max_candidates, "sample": sample, "pairs_per_call": pairs_per_call,
-         "validation_share": validation_share, "seed": seed}
+         "validation_share": validation_share, "seed": seed, "embedding_model": embedding_model}
     )  # fmt: skip
     ds, judge, decided = _judge_pairs(pairs, judge)
     frame = ds.pairs[ds.pairs["pair_id"].isin(decided["pair_id"])].reset_index(drop=True)
@@ -258,16 +263,47 @@ def discover(
                 f"({_reasons(results)})",
                 field="model",
             )
-        [merge] = engine.run(
-            [propose.merge_request(proposals, int(cfg["max_candidates"]))], description="merging"
-        )
-        candidates, how = propose.merged_candidates(
-            proposals, merge.parsed, int(cfg["max_candidates"])
-        )
+        candidates, how = _merge(engine, proposals, cfg)
         features, cand_yaml = _annotate_and_compare(ds, engine, frame, candidates, judge, Path(tmp))
     table, heldout = _selection(features, candidates, train, judge, cfg)
     return _result(table, proposals, shown, candidates, cand_yaml, heldout, how, judge, name,
                    estimate, engine, cfg)  # fmt: skip
+
+
+def _merge(
+    engine: LLMEngine, proposals: pd.DataFrame, cfg: dict[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Near-duplicates merged: by embeddings first (``embedding_model``, when the server has
+    ``/v1/embeddings``), then by the LLM merge step; how it went."""
+    how: dict[str, Any] = {"embedding_model": cfg.get("embedding_model"), "embeddings": None}
+    members: dict[str, list[str]] = {}
+    if cfg.get("embedding_model"):
+        from preference_dissect.llm.embeddings import duplicate_groups, embed
+
+        distinct = proposals.drop_duplicates("name")
+        texts = [f"{n}: {d}" for n, d in zip(distinct["name"], distinct["definition"], strict=True)]
+        vectors = embed(engine, texts, str(cfg["embedding_model"]))
+        how["embeddings"] = "unavailable" if vectors is None else "used"
+        if vectors is not None:
+            names = distinct["name"].tolist()
+            heads = [names[g] for g in duplicate_groups(vectors, float(cfg["embedding_threshold"]))]
+            for name, head in zip(names, heads, strict=True):
+                members.setdefault(head, []).append(name)
+            proposals = proposals.assign(
+                name=proposals["name"].map(dict(zip(names, heads, strict=True)))
+            )
+            how["collapsed"] = len(names) - len(members)
+    [merge] = engine.run(
+        [propose.merge_request(proposals, int(cfg["max_candidates"]))], description="merging"
+    )
+    candidates, how["merge"] = propose.merged_candidates(
+        proposals, merge.parsed, int(cfg["max_candidates"])
+    )
+    candidates["merged_from"] = [
+        sorted({m for n in sources for m in members.get(n, [n])})
+        for sources in candidates["merged_from"]
+    ]
+    return candidates, how
 
 
 def _reasons(results: list) -> str:
@@ -295,7 +331,8 @@ def _result(
         "shown": len(shown),
         "proposals": len(proposals),
         "candidates": candidates["name"].tolist(),
-        "merge": how,
+        "merge": how["merge"],
+        "embeddings": how["embeddings"],
         "kept": kept["name"].tolist(),
         "dropped": [n for n in candidates["name"] if n not in set(kept["name"])],
         "attribute_set": f"{name}.yaml",

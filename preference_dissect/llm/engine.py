@@ -73,6 +73,17 @@ from preference_dissect.urls import split_userinfo
 FORMAT_WORDS = ("response_format", "json_schema", "schema")
 
 
+def run_coroutine(coro: Any) -> Any:
+    """Run ``coro`` to completion on its own event loop (in a worker thread when called from
+    a running loop, e.g. in Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 class LLMEngine:
     """Answer many :class:`LLMRequest` with one model (see the package docstring).
 
@@ -235,12 +246,7 @@ class LLMEngine:
         Jupyter). Raises :class:`~preference_dissect.errors.InputError` when the server refuses
         the API key or does not know the model.
         """
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self.arun(requests, description))
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, self.arun(requests, description)).result()
+        return run_coroutine(self.arun(requests, description))
 
     async def arun(
         self, requests: Sequence[LLMRequest], description: str = "annotating"

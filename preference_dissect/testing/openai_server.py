@@ -6,6 +6,7 @@ process sustains hundreds of requests per second at any simulated latency. Endpo
 - ``POST /v1/chat/completions`` (``response_format`` json_schema / json_object-with-schema /
   text, ``logprobs`` + ``top_logprobs``, ``usage``);
 - ``GET /v1/models``;
+- ``POST /v1/embeddings`` when an ``embedder`` is given;
 - the Batch API: ``POST /v1/files`` (multipart upload), ``GET /v1/files/{id}``,
   ``GET /v1/files/{id}/content``, ``POST /v1/batches``, ``GET /v1/batches/{id}``,
   ``POST /v1/batches/{id}/cancel``.
@@ -302,6 +303,9 @@ class OpenAIServer:
         (as counted here) has ``context_tokens`` tokens or more gets HTTP 400 with code
         ``context_length_exceeded`` and llama-cpp-python's message; a shorter one is answered
         (the completion is clipped to the room left, which the default replies never need).
+    embedder : callable, optional
+        ``text -> vector``: answers ``POST /v1/embeddings``; without it that route is HTTP
+        404 (a server with no embeddings endpoint).
     """
 
     def __init__(
@@ -315,6 +319,7 @@ class OpenAIServer:
         log_file: str | None = None,
         cjk_tokens_per_char: float = 1.0,
         context_tokens: int | None = None,
+        embedder: Callable[[str], list[float]] | None = None,
     ) -> None:
         if not 0 <= latency_jitter_s <= latency_s:
             raise ValueError("latency_jitter_s must be between 0 and latency_s")
@@ -328,6 +333,7 @@ class OpenAIServer:
         self.log_file = log_file
         self.cjk_tokens_per_char = cjk_tokens_per_char
         self.context_tokens = context_tokens
+        self.embedder = embedder
         self.requests: list[dict[str, Any]] = []
         self.counters: Counter[str] = Counter()
         self.files: dict[str, dict[str, Any]] = {}
@@ -501,6 +507,8 @@ class OpenAIServer:
                     status, payload, extra = await self._chat(json.loads(body or b"{}"), entry)
                 finally:
                     self.inflight -= 1
+            elif method == "POST" and path == "/v1/embeddings" and self.embedder is not None:
+                status, payload, extra = 200, self._embeddings(json.loads(body or b"{}")), {}
             elif method == "GET" and path == "/v1/models":
                 status, payload, extra = (
                     200,
@@ -536,6 +544,21 @@ class OpenAIServer:
         entry.update(status=status, t_end=time.time())
         self._log(entry)
         return status, payload, extra, "application/json"
+
+    def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        assert self.embedder is not None
+        data = [
+            {"object": "embedding", "index": i, "embedding": list(self.embedder(str(t)))}
+            for i, t in enumerate(texts)
+        ]
+        tokens = sum(count_tokens(str(t), self.cjk_tokens_per_char) for t in texts)
+        return {
+            "object": "list",
+            "data": data,
+            "model": body.get("model", "loopback"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
 
     # ------------------------------------------------------------------ chat
     def _next_serial(self) -> int:
