@@ -86,3 +86,30 @@ def test_combine_orders():
     ba = np.array([1, -1, -1, 0, -1, NAN, NAN])
     _eq(combine_orders(ab, ba), [1, 0, -1, 0, -1, 1, NAN])
     _eq(combine_orders(ab, ba, on_disagree="drop"), [1, NAN, -1, 0, -1, 1, NAN])
+
+
+def test_ratio_rule_is_arenas_normalised_difference(tmp_path):
+    """``compare: ratio`` in a user's copy of the rules set: the feature is (a - b) / (a + b)
+    of the two counts, checked against the annotated values by hand."""
+    import preference_dissect as pdx
+    from preference_dissect.compare.rules import compare_ratio
+
+    assert compare_ratio(np.array([2.0, 0.0, np.nan]), np.array([6.0, 0.0, 1.0])).tolist()[:2] == [
+        -0.5,
+        0.0,
+    ]
+    path = tmp_path / "counts.yaml"
+    path.write_text(
+        "name: counts\nmode: rules\nattributes:\n"
+        "  - {name: tokens, kind: count, compare: ratio, definition: tokens}\n"
+        "  - {name: list_items, kind: count, compare: sign, definition: list items}\n"
+    )
+    ds = pdx.load("bundled:hh-rlhf", limit=40)
+    ann = pdx.annotate(ds, path)
+    features = pdx.compare(ann, ds, attribute_set=path)
+    wide = ann.pivot_table(index=["pair_id", "attribute"], columns="side", values="value")
+    tok = wide.xs("tokens", level="attribute")
+    expected = (tok["a"] - tok["b"]) / (tok["a"] + tok["b"])
+    got = features[features["group"] == "all"].set_index("pair_id")["tokens"]
+    assert got.to_numpy() == pytest.approx(expected.reindex(got.index).to_numpy())
+    assert got.abs().max() < 1 and not set(got.unique()) <= {-1.0, 0.0, 1.0}

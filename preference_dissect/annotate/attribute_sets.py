@@ -13,7 +13,9 @@ A set is a YAML mapping (``annotators/<name>/annotator.yaml`` when bundled, or a
         definition: "Says what is needed in few words."
         scale: [1, 5]            # optional per-attribute scale
         query_shown: false       # optional per-attribute override
-        compare: sign            # how the comparator turns two values into +1/0/-1
+        compare: sign            # how the comparator turns two values into +1/0/-1:
+                                 # sign, negated_sign, fewer, irrelevance, length_rule, or
+                                 # ratio ((a - b) / (a + b) of counts, Arena's normalisation)
 
 Every file is validated with pydantic; a bad file raises a one-line
 :class:`~preference_dissect.errors.InputError` naming the file, the attribute
@@ -70,7 +72,8 @@ class AttributeSpec(BaseModel):
     label: str | None = None
     kind: Literal["rating", "errors", "conditional", "rule", "count", "pairwise"] | None = None
     compare: (
-        Literal["sign", "negated_sign", "irrelevance", "fewer", "length_rule", "pairwise"] | None
+        Literal["sign", "negated_sign", "irrelevance", "fewer", "length_rule", "ratio", "pairwise"]
+        | None
     ) = None
     scale: tuple[float, float] | None = None
     query_shown: bool | None = None

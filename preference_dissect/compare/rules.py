@@ -101,6 +101,22 @@ def compare_length_rule(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _with_nan(result, a, b)
 
 
+def compare_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return Arena's normalised difference ``(a - b) / (a + b)`` of two non-negative counts
+    (0 when both are 0): a value in [-1, 1] that keeps how much more, not only who has more.
+
+    Examples
+    --------
+    >>> compare_ratio(np.array([3.0, 0.0, 1.0]), np.array([1.0, 0.0, 1.0])).tolist()
+    [0.5, 0.0, 0.0]
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    total = a + b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = np.where(total > 0, (a - b) / np.where(total > 0, total, 1.0), 0.0)
+    return _with_nan(result, a, b)
+
+
 #: ``compare`` field value -> rule.
 RULES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "sign": compare_sign,
@@ -108,6 +124,7 @@ RULES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "fewer": compare_fewer,
     "irrelevance": compare_irrelevance,
     "length_rule": compare_length_rule,
+    "ratio": compare_ratio,
 }
 
 #: ``compare`` values of attributes whose annotations are pairwise verdicts (sides ab/ba).
