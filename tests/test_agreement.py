@@ -79,6 +79,10 @@ def test_agreement_cli(cli, tmp_path):
     assert out["annotations"] == ["first", "two"]
     rows = {r["attribute"]: r for r in out["attributes"]}
     assert rows["tokens"]["alpha"] == 1.0 and rows["words"]["flagged"]
+    # the comparison features: the same for tokens; GAIR's length rule on negated word
+    # counts agrees with the real counts' by chance only
+    assert rows["tokens"]["feature_alpha"] == 1.0 and rows["tokens"]["feature_units"] == 60
+    assert abs(rows["words"]["feature_alpha"]) < 0.1
     assert pd.read_csv(tmp_path / "alpha.csv")["attribute"].tolist() == list(rows)
     one = cli("agreement", str(tmp_path / "one.parquet"))
     assert one.returncode == 2 and "two or more" in one.stderr

@@ -42,7 +42,11 @@ def annotate(
     *,
     llm: Any = None,
     progress: bool = True,
-) -> pd.DataFrame:
+    repeats: int | None = None,
+    repeat_sample: int = 50,
+    repeat_temperature: float = 0.7,
+    repeat_seed: int = 0,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Annotate every pair with an annotator's attributes.
 
     Parameters
@@ -58,19 +62,34 @@ def annotate(
         The model every annotator but ``rules`` asks.
     progress : bool
         Show a progress bar while asking the model.
+    repeats : int, optional
+        Runs in all (2 or more; default: one run): re-ask a sample of the pairs
+        ``repeats - 1`` more times at ``repeat_temperature`` to measure run-to-run
+        agreement (each repeat is its own cache entry). Needs an LLM annotator.
+    repeat_sample : int
+        Pairs re-asked: a random sample of this many (seeded by ``repeat_seed``; all pairs
+        when there are fewer).
+    repeat_temperature : float
+        The repeats' sampling temperature (above 0).
+    repeat_seed : int
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame or (pandas.DataFrame, pandas.DataFrame)
         The long annotations table (``pair_id, annotator, attribute, side, value,
         na_reason, raw``); ``attrs["annotation"]`` holds the summary (rows, NAs by reason,
-        model usage).
+        model usage). With ``repeats``: the table and the repeats' table (the same columns
+        and ``repeat``, 1 .. ``repeats - 1``), and the summary has ``repeats`` (their usage)
+        and ``repeat_agreement`` (alpha per attribute between run 0 and the repeats;
+        :func:`agreement` of the two tables gives intervals and the features' alpha).
 
     Raises
     ------
     InputError
-        Unknown annotator (listing the valid ones), an invalid attribute-set file, or an
-        annotator that asks an LLM without ``llm``.
+        Unknown annotator (listing the valid ones), an invalid attribute-set file, an
+        annotator that asks an LLM without ``llm``, or bad repeat settings (``repeats``
+        with the deterministic ``rules`` annotator, below 2, a temperature of 0), naming
+        the parameter.
     CostCapError
         The pre-flight estimate is above ``llm.max_cost_usd`` (nothing was sent).
 
@@ -81,16 +100,34 @@ def annotate(
     >>> table = pdx.annotate(pairs)
     >>> sorted(table["side"].unique())
     ['a', 'b']
+    >>> llm = pdx.LLMConfig(model="gpt-4o-mini")  # doctest: +SKIP
+    >>> table, again = pdx.annotate(pairs, "gair29", llm=llm, repeats=3)  # doctest: +SKIP
+    >>> pdx.agreement({"run": table, "again": again})  # doctest: +SKIP
     """
-    from preference_dissect.annotate.runner import annotate_pairs, resolve_annotator
+    from preference_dissect.annotate.runner import (
+        annotate_pairs,
+        annotate_repeats,
+        check_repeats,
+        repeat_agreement,
+        resolve_annotator,
+    )
 
     name = annotator if annotator is not None else ("gair29" if llm is not None else "rules")
     ann = resolve_annotator(name)
+    if repeats is not None:
+        check_repeats(ann, repeats, repeat_sample, repeat_temperature)
     required = f"annotator {ann.name!r}" if ann.needs_llm else None
     engine = _engine(llm, progress=progress, required=required) if ann.needs_llm else None
-    table, summary = annotate_pairs(_dataset(pairs, "pairs").pairs, ann, engine)
+    chosen = _dataset(pairs, "pairs").pairs
+    table, summary = annotate_pairs(chosen, ann, engine)
     table.attrs["annotation"] = summary
-    return table
+    if repeats is None:
+        return table
+    again, facts = annotate_repeats(chosen, ann, engine, repeats=repeats, sample=repeat_sample,
+                                    temperature=repeat_temperature, seed=repeat_seed)  # fmt: skip
+    summary["repeats"] = facts
+    summary["repeat_agreement"] = repeat_agreement(table, again)
+    return table, again
 
 
 def classify(

@@ -509,31 +509,48 @@ def plot_shrinkage(idata: Any, *, judge: str | None = None) -> Any:
 
 
 def agreement(
-    annotations: dict[str, pd.DataFrame] | list[pd.DataFrame],
+    annotations: dict[str, Any] | list[Any],
     *,
     level: Literal["auto", "nominal", "ordinal", "interval"] = "auto",
     bootstrap: int = 500,
     seed: int = 0,
+    features: bool = True,
 ) -> pd.DataFrame:
     """How reliable an annotation is: Krippendorff's alpha per attribute between two or more
-    annotation tables of the same pairs (two annotators, or two runs of one).
+    annotation tables of the same pairs (two annotators, two runs of one, or human raters and
+    an annotator), of the annotated values and of the comparison features ``compare``
+    derives from them.
 
     Parameters
     ----------
-    annotations : dict or list of pandas.DataFrame
-        :func:`annotate` outputs (a list is named ``0``, ``1``...).
+    annotations : dict or list of pandas.DataFrame or path
+        :func:`annotate` outputs, or files: an annotations parquet / CSV, or a ratings table
+        (``pair_id`` and ``<attribute>_a`` / ``<attribute>_b`` columns, CSV, parquet or JSON
+        lines; read as annotator ``human``). A list is named ``0``, ``1``...; a table with
+        a ``repeat`` column (``annotate(..., repeats=K)``'s repeats) is one coder per repeat.
     level : {"auto", "nominal", "ordinal", "interval"}
         Level of measurement; ``auto``: ordinal for pairwise verdicts, ratings, flags and
-        small counts, interval for other values.
+        small counts, interval for other values (and ordinal for the comparison features).
     bootstrap : int
-        Resamples of the annotated values for the 95% interval (0: none).
+        Resamples of the annotated values (and of the pairs, for the features) for the 95%
+        intervals (0: none).
     seed : int
+    features : bool
+        Also the alpha of the -1 / 0 / +1 comparison features, per pair.
 
     Returns
     -------
     pandas.DataFrame
         ``attribute, level, alpha, alpha_low, alpha_high, units, coders, flagged`` (alpha
-        below 0.4; NaN where every value is the same).
+        below 0.4; NaN where every value is the same), then ``feature_alpha,
+        feature_alpha_low, feature_alpha_high, feature_units`` (the comparison features).
+
+    Raises
+    ------
+    InputError
+        Fewer than two coders, an unknown level, a negative bootstrap, tables that share no
+        attribute, or a file that cannot be read (naming it, and the row and column of a bad
+        rating).
 
     Examples
     --------
@@ -543,14 +560,22 @@ def agreement(
     >>> table = pdx.agreement([once, again], bootstrap=0).set_index("attribute")
     >>> float(table.loc["words", "alpha"])  # the rules annotator is deterministic
     1.0
+    >>> float(table.loc["words", "feature_alpha"])
+    1.0
     """
     from preference_dissect.analyse.agreement import annotation_agreement
+    from preference_dissect.compare.inputs import read_annotations
 
     if isinstance(annotations, list | tuple):
         annotations = {str(i): table for i, table in enumerate(annotations)}
     if not isinstance(annotations, dict):
         raise InputError("must be a dict or list of annotation tables", field="annotations")
-    return annotation_agreement(annotations, level=level, bootstrap=bootstrap, seed=seed)
+    tables = {
+        str(name): read_annotations(t) if isinstance(t, str | os.PathLike) else t
+        for name, t in annotations.items()
+    }
+    return annotation_agreement(tables, level=level, bootstrap=bootstrap, seed=seed,
+                                features=features)  # fmt: skip
 
 
 def control_effects(idata: Any) -> pd.DataFrame:

@@ -196,6 +196,10 @@ class Annotator(ABC):
 
     needs_llm: bool = True
     templates: tuple[str, ...] = ()
+    #: Which run of a repeated annotation this annotator asks for (0: the main run; see
+    #: :meth:`for_repeat`); part of :attr:`request_version`, so every repeat is its own
+    #: cache entry.
+    repeat: int = 0
     #: Bundled annotators whose prompts this kind falls back to (after the set's own folder).
     default_prompts: tuple[str, ...] = ()
 
@@ -212,6 +216,28 @@ class Annotator(ABC):
         return compute_version(
             self.name, self.attribute_set, self.prompts.fingerprint(self.templates)
         )
+
+    @property
+    def request_version(self) -> str:
+        """The ``version`` of the requests it sends: :attr:`version`, plus ``.repeatR`` for
+        repeat ``R`` > 0 (so a re-asked answer is its own cache entry, not run 0's)."""
+        return self.version if not self.repeat else f"{self.version}.repeat{self.repeat}"
+
+    def for_repeat(self, repeat: int) -> Annotator:
+        """A copy that asks for repeat ``repeat`` (0: the main run).
+
+        Examples
+        --------
+        >>> from preference_dissect.annotate import get_annotator
+        >>> ann = get_annotator("gair29")
+        >>> ann.for_repeat(2).request_version == ann.version + ".repeat2"
+        True
+        """
+        import copy
+
+        twin = copy.copy(self)
+        twin.repeat = int(repeat)
+        return twin
 
     def prompt_hashes(self) -> dict[str, str]:
         """sha256 of each prompt template's text, for manifests."""

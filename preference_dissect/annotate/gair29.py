@@ -135,7 +135,7 @@ class Gair29Annotator(Annotator):
             key=f"{pid}:{call}",
             messages=self.prompts.messages(template, **context),
             schema=schema,
-            version=self.version,
+            version=self.request_version,
         )
 
     def stage1_requests(self, records: list[dict[str, Any]]) -> list[LLMRequest]:

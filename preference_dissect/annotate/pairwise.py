@@ -84,7 +84,7 @@ class PairwiseAnnotator(Annotator):
                                 **shown_pair,
                             ),
                             schema=pairwise_schema(f"Pairwise{len(names)}", names),
-                            version=self.version,
+                            version=self.request_version,
                         )
                     )
         return out

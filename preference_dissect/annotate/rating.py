@@ -77,7 +77,7 @@ class RatingAnnotator(Annotator):
                             "ratings", attributes=attrs, show_query=shown, **r
                         ),
                         schema=self._schema(i),
-                        version=self.version,
+                        version=self.request_version,
                     )
                 )
         return out

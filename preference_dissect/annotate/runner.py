@@ -153,3 +153,146 @@ def annotate_pairs(
         "seconds": round(time.perf_counter() - start, 3),
     }
     return table, summary
+
+
+#: ``annotate --repeats`` defaults: pairs re-asked, their temperature, the sample's seed.
+REPEAT_SAMPLE = 50
+REPEAT_TEMPERATURE = 0.7
+REPEAT_SEED = 0
+
+
+def repeat_sample(pairs: pd.DataFrame, n: int, seed: int = REPEAT_SEED) -> pd.DataFrame:
+    """The pairs a repeated annotation re-asks: all of them when there are at most ``n``,
+    else ``n`` drawn without replacement with ``seed`` (in their original order).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> pairs = pd.DataFrame({"pair_id": [f"p{i}" for i in range(10)]})
+    >>> repeat_sample(pairs, 3)["pair_id"].tolist()
+    ['p2', 'p4', 'p8']
+    """
+    if len(pairs) <= n:
+        return pairs
+    return pairs.sample(n=n, random_state=seed).sort_index()
+
+
+def check_repeats(ann: Annotator, repeats: int, sample: int, temperature: float) -> None:
+    """Refuse repeat settings that cannot measure run-to-run agreement, naming the parameter.
+
+    Raises
+    ------
+    InputError
+        ``repeats`` below 2, ``sample`` below 1, ``temperature`` not above 0 (a greedy
+        repeat is the same answer), or an annotator that asks no model (``rules`` is
+        deterministic).
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 2:
+        raise InputError(f"must be a whole number of runs, 2 or more, got {repeats!r}",
+                         field="repeats")  # fmt: skip
+    if not ann.needs_llm:
+        raise InputError(
+            f"annotator {ann.name!r} is deterministic (no model is asked): repeats would "
+            "repeat the same values; use an LLM annotator",
+            field="repeats",
+        )
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
+        raise InputError(f"must be 1 or more pairs, got {sample!r}", field="repeat_sample")
+    if not temperature > 0:
+        raise InputError(
+            f"must be above 0 (a greedy repeat is the same answer), got {temperature!r}",
+            field="repeat_temperature",
+        )
+
+
+def annotate_repeats(
+    pairs: pd.DataFrame,
+    annotator: str | os.PathLike[str] | Annotator,
+    engine: LLMEngine,
+    *,
+    repeats: int,
+    sample: int = REPEAT_SAMPLE,
+    temperature: float = REPEAT_TEMPERATURE,
+    seed: int = REPEAT_SEED,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Re-ask an LLM annotator on a sample of pairs ``repeats - 1`` more times.
+
+    Run 0 is the main annotation (:func:`annotate_pairs`); repeat ``r`` (1 .. ``repeats -
+    1``) asks the same prompts of :func:`repeat_sample` at ``temperature``, each repeat with
+    its own request version (:attr:`Annotator.request_version`), so each is its own cache
+    entry: a re-run costs nothing and two repeats are never one cached answer. The repeat
+    engine shares ``engine``'s server, cache and cost cap.
+
+    Parameters
+    ----------
+    pairs : pandas.DataFrame
+        The pair table (the one run 0 annotated).
+    annotator : str, PathLike or Annotator
+    engine : LLMEngine
+        Run 0's engine.
+    repeats : int
+        Runs in all, run 0 included (2 or more).
+    sample : int
+        Pairs re-asked (default 50).
+    temperature : float
+        The repeats' sampling temperature (above 0; default 0.7).
+    seed : int
+        Seed of the sample.
+
+    Returns
+    -------
+    (table, summary)
+        The annotations table of the repeats with a ``repeat`` column (1 .. ``repeats -
+        1``), and a summary: pairs, repeats, temperature, seed, NA counts, engine usage.
+
+    Raises
+    ------
+    InputError
+        Bad settings (see :func:`check_repeats`).
+    """
+    from preference_dissect.llm import LLMEngine
+
+    ann = resolve_annotator(annotator)
+    check_repeats(ann, repeats, sample, temperature)
+    chosen = repeat_sample(pairs, sample, seed)
+    config = engine.config.replace(temperature=float(temperature))
+    twin = LLMEngine(config, engine.cache_config, progress=engine.progress, ledger=engine.ledger)
+    parts = []
+    for r in range(1, repeats):
+        part = ann.for_repeat(r).annotate(chosen, twin)
+        parts.append(part.assign(repeat=r))
+    table = pd.concat(parts, ignore_index=True)
+    na = table.loc[table["value"].isna(), "na_reason"].value_counts()
+    summary = {
+        "pairs": len(chosen),
+        "repeats": repeats,
+        "temperature": float(temperature),
+        "seed": seed,
+        "rows": len(table),
+        "na": {str(k): int(v) for k, v in na.items()},
+        **engine_stats(twin),
+    }
+    return table, summary
+
+
+def repeat_agreement(table: pd.DataFrame, repeats: pd.DataFrame) -> dict[str, float]:
+    """Krippendorff's alpha per attribute between run 0 (``table``) and the repeats (one
+    coder each), no intervals (:func:`~preference_dissect.analyse.agreement.
+    annotation_agreement`); ``{}`` when they share no attribute with an answer.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> run0 = pd.DataFrame({"pair_id": ["p1", "p2"], "attribute": "x", "side": "a",
+    ...                      "value": [1.0, 3.0]})
+    >>> repeat_agreement(run0, run0.assign(repeat=1))
+    {'x': 1.0}
+    """
+    from preference_dissect.analyse.agreement import annotation_agreement
+
+    try:
+        rows = annotation_agreement({"run": table, "repeats": repeats}, bootstrap=0,
+                                    features=False)  # fmt: skip
+    except InputError:
+        return {}
+    return {str(r.attribute): float(r.alpha) for r in rows.itertuples()}

@@ -244,7 +244,7 @@ def _specs_for(ann: pd.DataFrame, attribute_set: Any, file: Any) -> list[Compare
     return compared_attributes(attribute_set)
 
 
-def _feature_frame(
+def feature_frame(
     ann: pd.DataFrame,
     specs: list[Compared],
     pairs: pd.DataFrame,
@@ -528,7 +528,7 @@ def build_features(
         "computed_from_text": [],
         "attributes_without_annotations": [],
     }
-    feats, disagree = _feature_frame(ann, specs, pairs, report, not_applicable)
+    feats, disagree = feature_frame(ann, specs, pairs, report, not_applicable)
     policies = {"na": na, "not_applicable": not_applicable, "on_disagree": on_disagree}
     feats = _apply_na(feats, ann, disagree, policies, report)
     used_pairs = pairs[pairs["pair_id"].isin(feats.index)]

@@ -7,21 +7,40 @@ import os
 import pandas as pd
 
 from preference_dissect.errors import InputError
-from preference_dissect.io import read_table
 from preference_dissect.load.schema import PairDataset
 
 
 def read_annotations(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a long annotation table (parquet or CSV) written by ``prefdissect annotate``.
+    """Read a long annotation table (parquet or CSV) written by ``prefdissect annotate``, or
+    a ratings table (``pair_id`` and ``<attribute>_a`` / ``<attribute>_b`` columns; CSV,
+    parquet or JSON lines) as the annotations of annotator ``human``
+    (:mod:`preference_dissect.compare.ratings`).
 
     Raises
     ------
     InputError
-        The file is missing, unreadable or empty.
+        The file is missing, unreadable or empty, or a ratings table is malformed (naming the
+        row and column).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "ratings.csv"
+    >>> _ = path.write_text("pair_id,clear_a,clear_b\\np1,3,1\\n")
+    >>> read_annotations(path)[["annotator", "side", "value"]].values.tolist()
+    [['human', 'a', 3.0], ['human', 'b', 1.0]]
     """
-    df = read_table(path)
+    from preference_dissect.compare.ratings import (
+        is_ratings_table,
+        ratings_to_annotations,
+        read_rows,
+    )
+
+    df = read_rows(path)
     if df.empty:
         raise InputError("annotation table has no rows", file=path)
+    if is_ratings_table(list(df.columns)):
+        return ratings_to_annotations(df, file=path)
     return df
 
 

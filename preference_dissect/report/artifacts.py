@@ -26,6 +26,9 @@ FIT = ARTIFACTS["fit"].file
 ANALYSIS = ARTIFACTS["analysis"].file
 #: Where audits are looked for: the run's own folder, then folders other layouts use.
 AUDIT_DIRS = (ARTIFACTS["audit"].file, "audits", "analysis/audit", "analysis/audits")
+#: Where an annotator-agreement table (``prefdissect agreement --out``) is looked for, first
+#: found wins: the weights section marks the attributes whose alpha is below 0.4.
+AGREEMENT_FILES = ("audit/agreement.csv", "analysis/agreement.csv", "agreement.csv")
 MANIFEST = ARTIFACTS["manifest"].file
 SUMMARY = ARTIFACTS["summary"].file
 
@@ -224,6 +227,33 @@ def _find_audits(run_dir: Path) -> Artifact:
             "json": [p for p in loose if p.suffix.lower() == ".json"],
         }
     return art
+
+
+def _read_agreement_table(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path)
+    for col in ("attribute", "alpha"):
+        if col not in table.columns:
+            raise InputError(f"not an agreement table: no {col!r} column (write one with "
+                             "prefdissect agreement --out)", file=path, field=col)  # fmt: skip
+    table["alpha"] = pd.to_numeric(table["alpha"], errors="coerce")
+    return table
+
+
+def read_agreement(run_dir: str | Path) -> Artifact:
+    """The run's annotator-agreement table: the first of :data:`AGREEMENT_FILES` that exists
+    (``missing`` when none does; ``error`` when it has no ``attribute`` / ``alpha``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> read_agreement(tempfile.mkdtemp()).status
+    'missing'
+    """
+    run_dir = Path(run_dir)
+    for rel in AGREEMENT_FILES:
+        if (run_dir / rel).is_file():
+            return _read("agreement", run_dir / rel, _read_agreement_table)
+    return Artifact(name="agreement", path=run_dir / AGREEMENT_FILES[0])
 
 
 def read_run(run_dir: str | Path) -> RunArtifacts:

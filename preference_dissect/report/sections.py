@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from preference_dissect.analyse.plots import figure_data_uri, scores_figure, similarity_figure
-from preference_dissect.report.artifacts import Artifact, read_any_table
+from preference_dissect.report.artifacts import Artifact, read_agreement, read_any_table
 
 #: Thresholds that flag a fit in the convergence table.
 RHAT_MAX = 1.01
@@ -169,17 +169,41 @@ def annotation_section(annotations: Artifact, manifest: Artifact) -> dict[str, A
 # --------------------------------------------------------------------------- weights
 
 
-def weights_section(fit: Artifact, top_k: int = 3) -> dict[str, Any] | None:
+def unreliable_attributes(agreement: Artifact | None) -> dict[str, float]:
+    """Attribute -> alpha of the attributes an agreement table (``prefdissect agreement
+    --out``) gives an alpha below :data:`~preference_dissect.analyse.agreement.UNRELIABLE`
+    (0.4), lowest first; ``{}`` without a readable table."""
+    from preference_dissect.analyse.agreement import UNRELIABLE
+
+    if agreement is None or not agreement.ok:
+        return {}
+    table = agreement.value
+    low = table[table["alpha"] < UNRELIABLE].sort_values("alpha", kind="stable")
+    return {str(a): float(v) for a, v in zip(low["attribute"], low["alpha"], strict=True)}
+
+
+def _agreement_of(fit: Artifact, agreement: Artifact | None) -> Artifact | None:
+    """``agreement``, else the table in the fit's run directory (when the fit has one)."""
+    return agreement if agreement is not None else read_agreement(fit.path.parent)
+
+
+def weights_section(
+    fit: Artifact, top_k: int = 3, agreement: Artifact | None = None
+) -> dict[str, Any] | None:
     """Per-group plots of preference scores and top/bottom attribute tables.
 
     Scores come from :func:`preference_dissect.analyse.scores.weight_summary` (posterior-mean
-    score, 95% HDI), the same numbers the analysis stage writes.
+    score, 95% HDI), the same numbers the analysis stage writes. Attributes an agreement table
+    rates below alpha 0.4 (``agreement``, default: the run directory's, see
+    :data:`~preference_dissect.report.artifacts.AGREEMENT_FILES`) are marked unreliable.
     """
     if not fit.ok:
         return None
     from preference_dissect.analyse.scores import has_draws, top_bottom, weight_summary
 
     scores = weight_summary(fit.value)
+    found = _agreement_of(fit, agreement)
+    unreliable = unreliable_attributes(found)
     if scores.empty:
         return {"groups": [], "scores": scores, "note": "every fit in fit.nc is empty (NaN)"}
     point_only = not has_draws(fit.value)
@@ -214,7 +238,16 @@ def weights_section(fit: Artifact, top_k: int = 3) -> dict[str, Any] | None:
         "attributes": attributes,
         "point_estimates": point_only,
         "few": FEW_INFORMATIVE,
+        "unreliable": {a: v for a, v in unreliable.items() if a in attributes},
+        "agreement_file": _relative(found.path, fit.path.parent) if unreliable else None,
     }
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return path.name
 
 
 def _used_groups(idata: Any) -> tuple[list[str], str]:
