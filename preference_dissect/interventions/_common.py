@@ -5,6 +5,7 @@ judge engine, bootstrap intervals, and the output folder."""
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,8 +263,6 @@ def preflight_all(plans: Sequence[tuple[LLMEngine, Sequence[LLMRequest]]]) -> di
     total = sum(est.usd for _, est in estimates)
     for engine, est in estimates:
         if engine.progress:
-            import sys
-
             print(f"{engine.config.model}: {est.describe()}", file=sys.stderr)
     if estimates:
         engine = estimates[0][0]
