@@ -287,15 +287,12 @@ def probe_sycophancy(
     ...     answer="answer.jsonl", limit=50)  # doctest: +SKIP
     >>> result.metrics  # doctest: +SKIP
     """
-    from preference_dissect.llm import LLMEngine
-    from preference_dissect.llm.calls import SpendLedger
+    from preference_dissect.interventions._common import engines_on_one_ledger
     from preference_dissect.probes import probe_sycophancy as run
 
-    ledger = SpendLedger()
-    engine = LLMEngine(_config(model, "model"), progress=progress, ledger=ledger)
-    judging = None
-    if judge is not None:
-        config = _config(judge, "judge").replace(temperature=0.0)
-        judging = LLMEngine(config, progress=progress, ledger=ledger)
+    judge_config = _config(judge, "judge").replace(temperature=0.0) if judge is not None else None
+    engine, judging = engines_on_one_ledger(
+        _config(model, "model"), judge_config, progress=progress
+    )
     tasks = {"answer": answer, "are_you_sure": are_you_sure, "feedback": feedback}
     return run(engine, judge_engine=judging, limit=limit, mimicry=mimicry, **tasks)

@@ -92,19 +92,13 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _engines(args: argparse.Namespace) -> tuple[Any, Any]:
     """The model's engine and the judge's (or ``None``), sharing one spending ledger."""
-    from preference_dissect.llm import LLMConfig, LLMEngine
-    from preference_dissect.llm.calls import SpendLedger
+    from preference_dissect.interventions._common import engines_on_one_ledger
+    from preference_dissect.llm import LLMConfig
     from preference_dissect.llm.cli_args import judge_llm_settings, llm_settings
 
-    ledger = SpendLedger()
-    progress = not args.no_progress
     settings = llm_settings(args)
-    model = LLMEngine(LLMConfig(**settings), progress=progress, ledger=ledger)
-    judge = None
-    if args.judge_model:
-        config = LLMConfig(**judge_llm_settings(args, settings))
-        judge = LLMEngine(config, progress=progress, ledger=ledger)
-    return model, judge
+    judge = LLMConfig(**judge_llm_settings(args, settings)) if args.judge_model else None
+    return engines_on_one_ledger(LLMConfig(**settings), judge, progress=not args.no_progress)
 
 
 def run_sycophancy(args: argparse.Namespace) -> int:

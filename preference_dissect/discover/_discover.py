@@ -105,7 +105,7 @@ def _annotator_requests(candidates: pd.DataFrame, pairs: pd.DataFrame, folder: P
 def _preflight(engine: LLMEngine, requests: list, split: pd.DataFrame, cfg: dict, tmp: Path):
     """One gate over the proposer, the merge and the annotation calls (the last two planned
     with stand-ins: definitions of 40 words, ``max_candidates`` of them)."""
-    from preference_dissect.interventions._common import preflight_all
+    from preference_dissect.llm.preflight import preflight_engines
 
     merge_plan = propose.merge_request(
         pd.DataFrame(
@@ -117,7 +117,7 @@ def _preflight(engine: LLMEngine, requests: list, split: pd.DataFrame, cfg: dict
         cfg["max_candidates"],
     )
     annotate_plan = _annotator_requests(_placeholder_set(cfg["max_candidates"]), split, tmp)
-    return preflight_all([(engine, [*requests, merge_plan, *annotate_plan])])
+    return preflight_engines({"model": (engine, [*requests, merge_plan, *annotate_plan])})
 
 
 def _options(given: dict[str, Any]) -> dict[str, Any]:

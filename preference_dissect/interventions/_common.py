@@ -5,7 +5,6 @@ judge engine, bootstrap intervals, and the output folder."""
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,39 +247,6 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return strict_json(frame.to_dict("records"))
 
 
-def preflight_all(plans: Sequence[tuple[LLMEngine, Sequence[LLMRequest]]]) -> dict[str, Any]:
-    """The budget gate over several engines sharing one spending ledger: raise
-    :class:`~preference_dissect.errors.CostCapError` before anything is sent when the summed
-    worst-case estimate is above the cap (unless ``allow_partial``); return the estimates.
-
-    Later rounds whose prompts depend on earlier answers are planned with placeholder texts
-    as long as the completion limit (:func:`placeholder`), so their estimate is an upper
-    bound of the prompt size.
-    """
-    from preference_dissect.errors import CostCapError
-
-    estimates = [(engine, engine.estimate(list(reqs))) for engine, reqs in plans if reqs]
-    total = sum(est.usd for _, est in estimates)
-    for engine, est in estimates:
-        if engine.progress:
-            print(f"{engine.config.model}: {est.describe()}", file=sys.stderr)
-    if estimates:
-        engine = estimates[0][0]
-        cap = engine.remaining_cap()
-        if cap is not None and total > cap + 1e-12 and not engine.config.allow_partial:
-            raise CostCapError(
-                f"the pre-flight estimate is up to ${total:.4f} for "
-                f"{sum(e.calls for _, e in estimates)} call(s) over "
-                f"{len(estimates)} model(s), above --max-cost "
-                f"${engine.config.max_cost_usd:.4f} (max_cost_usd): raise --max-cost, lower "
-                "--limit or --max-tokens, or pass --allow-partial (allow_partial=True)"
-            )
-    return {
-        "usd": round(total, 6),
-        "by_model": [{"model": e.config.model, **est.as_dict()} for e, est in estimates],
-    }
-
-
 def judge_plan(frame: pd.DataFrame, judge: JudgeSettings, generator: LLMEngine) -> list[LLMRequest]:
     """The judge calls a comparison table will need, for the pre-flight estimate: every row
     compared, its texts (not generated yet) stood in for by placeholders as long as the
@@ -449,15 +415,25 @@ def make_engines(
         Pre-flight estimates and progress bars on stderr.
     """
     from preference_dissect.judges.llm_judge import JudgeOptions, judge_config_fields
+
+    fields = judge_config_fields(JudgeOptions(judge_name=judge.model))
+    engine, judging = engines_on_one_ledger(
+        model, judge.replace(**fields, temperature=0.0), progress=progress
+    )
+    return engine, JudgeSettings(judging, judge.model)
+
+
+def engines_on_one_ledger(
+    model: Any, judge: Any | None, *, progress: bool = True
+) -> tuple[LLMEngine, Any]:
+    """Engines for ``model`` and ``judge`` (an LLMConfig, or ``None``: no judge engine) that
+    share one spending ledger, so ``max_cost_usd`` caps their calls together."""
     from preference_dissect.llm.calls import SpendLedger
 
     ledger = SpendLedger()
-    fields = judge_config_fields(JudgeOptions(judge_name=judge.model))
-    judge_config = judge.replace(**fields, temperature=0.0)
-    return (
-        LLMEngine(model, progress=progress, ledger=ledger),
-        JudgeSettings(LLMEngine(judge_config, progress=progress, ledger=ledger), judge.model),
-    )
+    engine = LLMEngine(model, progress=progress, ledger=ledger)
+    judging = LLMEngine(judge, progress=progress, ledger=ledger) if judge is not None else None
+    return engine, judging
 
 
 def annotator_engine(annotator: Any, config: Any, judge: JudgeSettings) -> LLMEngine | None:

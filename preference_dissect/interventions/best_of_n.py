@@ -33,6 +33,7 @@ from preference_dissect.errors import InputError
 from preference_dissect.interventions import _common as common
 from preference_dissect.interventions.result import InterventionResult
 from preference_dissect.llm import LLMEngine, LLMRequest
+from preference_dissect.llm.preflight import preflight_engines
 
 NAME = "best_of_n"
 COMMAND = "best-of-n"
@@ -255,8 +256,8 @@ def best_of_n(
         raise InputError("sampling N > 1 answers needs a temperature above 0", field="temperature")
     items = common.item_table(pairs, limit).assign(reference=lambda f: f[f"response_{reference}"])
     requests = _sample_requests(items, n)
-    estimate = common.preflight_all(
-        [(model, requests), *_score_plan(items, n, judge, scorer, model)]
+    estimate = preflight_engines(
+        {"model": (model, requests), "judge": _score_plan(items, n, judge, scorer, model)}
     )
     texts = {
         k: common.answer_text(r) for k, r in common.generate(model, requests, "sampling").items()
@@ -291,14 +292,14 @@ def best_of_n(
 
 def _score_plan(
     items: pd.DataFrame, n: int, judge: common.JudgeSettings, scorer: str, model: LLMEngine
-) -> list[tuple[LLMEngine, list[LLMRequest]]]:
-    """The scorer's calls for the pre-flight estimate (samples stood in for)."""
+) -> tuple[LLMEngine, list[LLMRequest]]:
+    """The scorer's engine and calls for the pre-flight estimate (samples stood in for)."""
     filler = common.placeholder(model)
     planned = _samples(items, n, {})
     if scorer == "pairwise":
-        return [(judge.engine, common.judge_plan(planned, judge, model))]
+        return judge.engine, common.judge_plan(planned, judge, model)
     planned["variant"] = [f"{filler} {i}" for i in range(len(planned))]
-    return [(rating_engine(judge), _rating_requests(planned))]
+    return rating_engine(judge), _rating_requests(planned)
 
 
 def _pick_comparisons(chosen: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:

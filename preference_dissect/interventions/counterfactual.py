@@ -26,6 +26,7 @@ from preference_dissect.errors import InputError
 from preference_dissect.interventions import _common as common
 from preference_dissect.interventions.result import InterventionResult
 from preference_dissect.llm import LLMEngine, LLMRequest
+from preference_dissect.llm.preflight import preflight_engines
 
 NAME = "counterfactual"
 REVERSE = {"add": "remove", "remove": "add"}
@@ -232,14 +233,14 @@ def counterfactual(
     responses = response_table(pairs, sides, limit)
     first = _round(responses, attrs, chosen, None)
     planned = {r.key: f"{common.placeholder(model)} {r.key}" for r in first}
-    estimate = common.preflight_all(
-        [
-            (model, first + _round(responses, attrs, chosen, planned)),
-            (
+    estimate = preflight_engines(
+        {
+            "model": (model, first + _round(responses, attrs, chosen, planned)),
+            "judge": (
                 judge.engine,
                 common.judge_plan(_versus_frame(responses, attrs, chosen, {}), judge, model),
             ),
-        ]
+        }
     )
     texts = {
         k: common.answer_text(r) for k, r in common.generate(model, first, "rewriting").items()

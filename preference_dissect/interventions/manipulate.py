@@ -23,6 +23,7 @@ from preference_dissect.errors import InputError
 from preference_dissect.interventions import _common as common
 from preference_dissect.interventions.result import InterventionResult
 from preference_dissect.llm import LLMEngine
+from preference_dissect.llm.preflight import preflight_engines
 
 NAME = "manipulate"
 
@@ -220,7 +221,7 @@ def manipulate(
     systems = {"normal": normal, **{a: _instruction(s, targets) for a, s in chosen.items()}}
     requests = _requests(items, systems)
     plan = common.judge_plan(_versus_frame(items, list(chosen), {}), judge, model)
-    estimate = common.preflight_all([(model, requests), (judge.engine, plan)])
+    estimate = preflight_engines({"model": (model, requests), "judge": (judge.engine, plan)})
     results = common.generate(model, requests, "answering")
     texts = {key: common.answer_text(r) for key, r in results.items()}
     judged = common.judge_versus(_versus_frame(items, list(chosen), texts), judge)

@@ -202,14 +202,23 @@ class LLMEngine:
     def estimate(self, requests: Sequence[LLMRequest]) -> CostEstimate:
         """Pre-flight estimate: calls to send, cache hits, tokens and worst-case dollars."""
         prepared = self.prepare(requests)
-        hits: dict[str, CachedAnswer] = {}
-        if self.cache_config.enabled and not self.cache_config.refresh:
-            cache = AnswerCache.open_in(self.cache_config.cache_dir)
-            try:
-                hits = cache.get_many(p.key for p in prepared)
-            finally:
-                cache.close()
-        return self._estimate(prepared, hits)
+        return self._estimate(prepared, self._cache_hits(prepared))
+
+    def cached(self, requests: Sequence[LLMRequest]) -> list[bool]:
+        """Which requests the cache already answers (nothing is sent; all ``False`` with the
+        cache off or ``refresh``)."""
+        prepared = self.prepare(requests)
+        hits = self._cache_hits(prepared)
+        return [p.key in hits for p in prepared]
+
+    def _cache_hits(self, prepared: Sequence[Prepared]) -> dict[str, CachedAnswer]:
+        if not prepared or not self.cache_config.enabled or self.cache_config.refresh:
+            return {}
+        cache = AnswerCache.open_in(self.cache_config.cache_dir)
+        try:
+            return cache.get_many(p.key for p in prepared)
+        finally:
+            cache.close()
 
     def preflight(self, requests: Sequence[LLMRequest]) -> CostEstimate:
         """The pre-flight estimate, and the budget gate: call it before spending anything.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,9 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from preference_dissect.errors import CostCapError, NoUsableOutputError
+from preference_dissect.errors import NoUsableOutputError
 from preference_dissect.io import strict_json
-from preference_dissect.llm import CostEstimate, LLMEngine, LLMRequest
+from preference_dissect.llm import LLMEngine, LLMRequest
 from preference_dissect.probes import _answer, _are_you_sure, _feedback, _mimicry
 from preference_dissect.probes._calls import RESPONSE_COLUMNS, Call, run_calls
 from preference_dissect.probes._data import (
@@ -100,28 +99,12 @@ def _check(
         )
 
 
-def _cached(engine: LLMEngine, requests: list[LLMRequest]) -> list[bool]:
-    """Which requests the engine's cache already answers (nothing is sent)."""
-    cfg = engine.cache_config
-    if not requests or not cfg.enabled or cfg.refresh:
-        return [False] * len(requests)
-    from preference_dissect.llm.cache import AnswerCache
-
-    prepared = engine.prepare(requests)
-    cache = AnswerCache.open_in(cfg.cache_dir)
-    try:
-        hits = cache.get_many(p.key for p in prepared)
-    finally:
-        cache.close()
-    return [p.key in hits for p in prepared]
-
-
 def _planned_follow_ups(
     firsts: list[Call], model: LLMEngine, judge: LLMEngine | None, settings: ProbeSettings
 ) -> tuple[list[LLMRequest], list[LLMRequest]]:
     """Stand-ins of the follow-up calls of first turns not cached yet (second turns, judge
     calls), their unknown texts counted as ``max_tokens`` tokens each."""
-    hit = _cached(model, [c.request for c in firsts])
+    hit = model.cached([c.request for c in firsts])
     fresh = [c for c, h in zip(firsts, hit, strict=True) if not h]
     tokens = model.config.max_tokens
     ays = [c for c in fresh if c.task == _are_you_sure.TASK]
@@ -144,27 +127,13 @@ def _preflight(
     firsts: list[Call], model: LLMEngine, judge: LLMEngine | None, settings: ProbeSettings
 ) -> dict[str, Any]:
     """Gate every planned call before anything is sent (see :func:`probe_sycophancy`)."""
+    from preference_dissect.llm.preflight import preflight_engines
+
     seconds, judged = _planned_follow_ups(firsts, model, judge, settings)
-    estimates: dict[str, CostEstimate] = {
-        "model": model.preflight([c.request for c in firsts] + seconds)
-    }
-    if judge is not None and judged:
-        estimates["judge"] = judge.preflight(judged)
-    total = sum(e.usd for e in estimates.values())
-    cap = model.remaining_cap()
-    shared = judge is not None and judge.ledger is model.ledger
-    if shared and cap is not None and total > cap + 1e-12 and not model.config.allow_partial:
-        calls = sum(e.calls for e in estimates.values())
-        raise CostCapError(
-            f"the pre-flight estimate is up to ${total:.4f} for {calls} call(s) of the model "
-            f"and the judge together, above --max-cost ${model.config.max_cost_usd:.4f} "
-            "(max_cost_usd): raise --max-cost, lower --max-tokens or --limit, or pass "
-            "--allow-partial (allow_partial=True)"
-        )
-    if model.progress:
-        for who, est in estimates.items():
-            print(f"sycophancy pre-flight, {who}: {est.describe()}", file=sys.stderr)
-    return {who: est.as_dict() for who, est in estimates.items()}
+    plans = {"model": (model, [c.request for c in firsts] + seconds)}
+    if judge is not None:
+        plans["judge"] = (judge, judged)
+    return preflight_engines(plans)
 
 
 def _run_model(
