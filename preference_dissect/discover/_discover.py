@@ -75,9 +75,7 @@ def explained_by_fit(fit: Any, features: pd.DataFrame, judge: str) -> pd.Series:
     """The current fit's probability of the judge's actual choice, per pair (its ``all``
     cell): low values are the pairs it explains worst."""
     rows = features[(features["judge"] == judge) & (features["group"] == select.GROUP)]
-    p = select.predict(fit, rows, judge)
-    y = rows["y"].to_numpy(float)
-    return pd.Series(np.where(y >= 0.5, p, 1 - p), index=rows["pair_id"].to_numpy())
+    return np.exp(select.observed_density(fit, rows))
 
 
 def _placeholder_set(max_candidates: int) -> pd.DataFrame:
@@ -179,13 +177,13 @@ def _selection(
     table["definition"] = table["attribute"].map(info["definition"])
     table["merged_from"] = table["attribute"].map(info["merged_from"])
     kept = table.loc[table["kept"], "attribute"].tolist()
-    final = select.evaluate(select.fit_columns(tr, kept, judge, spec), va, judge)
+    final = select.evaluate(select.fit_columns(tr, kept, judge, spec), va)
     heldout = {
         "train_pairs": int(tr["pair_id"].nunique()),
         "validation_pairs": int(va["pair_id"].nunique()),
         "passing_model": full if passing else None,
         "kept_model": final,
-        "baseline": select.evaluate(None, va, judge),
+        "baseline": select.evaluate(None, va),
     }
     return table, heldout
 

@@ -27,27 +27,21 @@ def split_pairs(pair_ids: Sequence[str], share: float, seed: int) -> tuple[set[s
     return set(ids) - val, val
 
 
-def predict(idata: Any, features: pd.DataFrame, judge: str) -> np.ndarray:
-    """Posterior predictive P(y = 1) of each row of ``features`` under the judge's ``all``
-    fit, averaged over the draws (attributes left out of the fit count as 0)."""
-    post = idata.posterior
-    attrs = [str(a) for a in post["attribute"].to_numpy()]
-    w = post["weight"].sel(judge=judge, group=GROUP).to_numpy().astype(float)
-    w = np.nan_to_num(w.reshape(-1, len(attrs)))  # (draws, attributes)
-    x = features.reindex(columns=attrs).fillna(0.0).to_numpy(float)
-    eta = x @ w.T  # (rows, draws)
-    if "intercept" in post:
-        eta = eta + post["intercept"].sel(judge=judge, group=GROUP).to_numpy().reshape(1, -1)
-    return (1.0 / (1.0 + np.exp(-eta))).mean(axis=1)
+def observed_density(idata: Any, features: pd.DataFrame) -> pd.Series:
+    """Each row's posterior predictive log density of its observed outcome, by pair id:
+    ``log mean_s p(y | draw s)`` from the fit's own likelihood (intercept, sigma and
+    left-out attributes as the fit has them), over the fit's attribute columns."""
+    from preference_dissect.analyse.loo import observation_log_likelihood
+    from preference_dissect.analyse.scores import coords
 
-
-def heldout(p: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Mean log predictive density and accuracy (a tie y = 0.5 is half right)."""
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    lpd = float(np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-    right = np.where(y == 0.5, 0.5, ((p > 0.5) == (y > 0.5)).astype(float))
-    right = np.where((p == 0.5) & (y != 0.5), 0.5, right)
-    return {"lpd": lpd, "accuracy": float(right.mean())}
+    columns = ["pair_id", "judge", "group", "y", *coords(idata)[2]]
+    frame = features[columns].reset_index(drop=True)
+    frame.attrs = {}
+    loglik, rows = observation_log_likelihood(idata, frame)
+    flat = loglik.reshape(-1, loglik.shape[-1])
+    top = flat.max(axis=0)
+    lpd = top + np.log(np.exp(flat - top).mean(axis=0))
+    return pd.Series(lpd, index=rows["pair_id"].to_numpy())
 
 
 def fit_columns(train: pd.DataFrame, columns: Sequence[str], judge: str, spec: Any) -> Any:
@@ -65,11 +59,18 @@ def fit_columns(train: pd.DataFrame, columns: Sequence[str], judge: str, spec: A
     return fit_table_idata(table, spec, source="discover", progress=False).idata
 
 
-def evaluate(idata: Any, val: pd.DataFrame, judge: str) -> dict[str, float]:
-    """Held-out numbers of a fit (the 0.5 model when ``idata`` is None)."""
+def evaluate(idata: Any, val: pd.DataFrame) -> dict[str, float]:
+    """Held-out mean log predictive density and accuracy of a fit (the 0.5 model when
+    ``idata`` is None): a row is right when the predictive probability of its outcome is
+    above 0.5, half right at exactly 0.5 or for a tie (y = 0.5)."""
     y = val["y"].to_numpy(float)
-    p = np.full(len(val), 0.5) if idata is None else predict(idata, val, judge)
-    return heldout(p, y)
+    if idata is None:
+        lpd = np.full(len(val), np.log(0.5))
+    else:
+        lpd = observed_density(idata, val).reindex(val["pair_id"]).to_numpy()
+    q = np.exp(lpd)
+    right = np.where((y == 0.5) | (q == 0.5), 0.5, (q > 0.5).astype(float))
+    return {"lpd": float(lpd.mean()), "accuracy": float(right.mean())}
 
 
 def screen(idata: Any, judge: str, names: Sequence[str]) -> pd.DataFrame:
@@ -96,11 +97,11 @@ def gains(
     """Drop-one held-out gains: for each of ``names``, the validation lpd and accuracy of
     the model on all ``names`` minus those of the model without it; and the full model's
     numbers."""
-    full = evaluate(fit_columns(train, names, judge, spec), val, judge)
+    full = evaluate(fit_columns(train, names, judge, spec), val)
     rows = []
     for name in names:
         rest = [n for n in names if n != name]
-        without = evaluate(fit_columns(train, rest, judge, spec), val, judge)
+        without = evaluate(fit_columns(train, rest, judge, spec), val)
         rows.append(
             {
                 "attribute": name,
