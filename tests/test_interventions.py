@@ -55,8 +55,12 @@ def serve(generator, judge) -> OpenAIServer:
     return OpenAIServer(responder=respond)
 
 
-def logit(p: float) -> float:
-    return math.log(p / (1 - p))
+def loop_flags(server: OpenAIServer, tmp_path: Path, out: Path) -> tuple:
+    """Both models on the loopback server, a cache of the test's own, ``--out``, ``--json``."""
+    return (
+        "--model", GEN, "--base-url", server.base_url, "--judge-model", JUDGE,
+        "--cache-dir", tmp_path / "cache", "--out", out, "--json", "--no-progress",
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -116,18 +120,7 @@ def run_manipulate(cli, pairs, fit, server, tmp_path, *extra):
         "2",
         "--attribute-set",
         "rules",
-        "--model",
-        GEN,
-        "--base-url",
-        server.base_url,
-        "--judge-model",
-        JUDGE,
-        "--cache-dir",
-        tmp_path / "cache",
-        "--out",
-        out,
-        "--json",
-        "--no-progress",
+        *loop_flags(server, tmp_path, out),
         *extra,
     )
     return res, out
@@ -265,18 +258,7 @@ def test_counterfactual_effects_beside_weights(cli, pairs_path, rules_fit, tmp_p
             rules_fit,
             "--target-judge",
             "j",
-            "--model",
-            GEN,
-            "--base-url",
-            server.base_url,
-            "--judge-model",
-            JUDGE,
-            "--cache-dir",
-            tmp_path / "cache",
-            "--out",
-            out,
-            "--json",
-            "--no-progress",
+            *loop_flags(server, tmp_path, out),
         )
         assert res.returncode == 0, res.stderr
         # 6 pairs x 2 sides x 3 attributes x 2 paths x (2 rewrites + 2 judge orders)
@@ -374,20 +356,9 @@ def run_best_of_n(cli, pairs, server, tmp_path, scorer):
         scorer,
         "--limit",
         "3",
-        "--model",
-        GEN,
-        "--base-url",
-        server.base_url,
-        "--judge-model",
-        JUDGE,
         "--concurrency",
         "1",
-        "--cache-dir",
-        tmp_path / "cache",
-        "--out",
-        out,
-        "--json",
-        "--no-progress",
+        *loop_flags(server, tmp_path, out),
     )
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout), out
