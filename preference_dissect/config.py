@@ -28,6 +28,13 @@ RUN_FIT_SETTINGS = (
 )
 
 
+def default_annotator(configured: str | None, has_llm: bool, carried: str | None = None) -> str:
+    """The annotator a run or :func:`preference_dissect.annotate` uses: ``configured``, else
+    ``gair29`` with a model, else ``carried`` (the annotator of the annotations the source
+    carries with its pairs), else ``rules``."""
+    return configured or ("gair29" if has_llm else None) or carried or "rules"
+
+
 class RunConfig(Validated):
     """Settings of one ``prefdissect run`` / :func:`preference_dissect.run`, validated.
 
@@ -50,7 +57,8 @@ class RunConfig(Validated):
         classifies only a source that carries no scenario of its own.
     annotator : str, optional
         A bundled annotator, an annotator folder or an attribute-set YAML; default ``gair29``
-        with ``llm``, else ``rules`` (offline).
+        with ``llm``, else the source's own annotations when it carries them (GAIR's table:
+        ``gair_released``), else ``rules`` (offline).
     judges : tuple of str, optional
         Judges to fit (default: every judge with labels, and ``gold``).
     na, not_applicable, ties :
@@ -109,9 +117,17 @@ class RunConfig(Validated):
     def _impute_is_zero(cls, value: Any) -> Any:
         return "zero" if value == "impute" else value  # "impute": the old name of "zero"
 
-    def annotator_name(self) -> str:
-        """The annotator to use: the configured one, else gair29 with a model, else rules."""
-        return self.annotator or ("gair29" if self.llm is not None else "rules")
+    def annotator_name(self, carried: str | None = None) -> str:
+        """The annotator to use: the configured one, else gair29 with a model, else the one
+        that reads the annotations the source carries (``carried``: the loaded dataset's
+        ``info["annotations"]``, ``gair_released`` for GAIR's table), else rules.
+
+        Examples
+        --------
+        >>> RunConfig().annotator_name(), RunConfig().annotator_name("gair_released")
+        ('rules', 'gair_released')
+        """
+        return default_annotator(self.annotator, self.llm is not None, carried)
 
     def fit_settings(self) -> dict[str, Any]:
         """The FitSpec settings of this run (unset ones left to the model specification)."""

@@ -57,7 +57,8 @@ def annotate(
         ``rules`` (offline heuristics), ``gair29`` (GAIR's 29 attributes), ``sharma24``
         (Sharma et al.'s pairwise features), an annotator folder (a copy of
         ``annotators/gair29`` with edited prompts) or an attribute-set YAML. Default:
-        ``gair29`` with ``llm``, else ``rules``.
+        ``gair29`` with ``llm``, else the pairs' own annotations when the source carries them
+        (GAIR's annotated table: ``gair_released``, no model), else ``rules``.
     llm : LLMConfig, optional
         The model every annotator but ``rules`` asks.
     progress : bool
@@ -111,14 +112,16 @@ def annotate(
         repeat_agreement,
         resolve_annotator,
     )
+    from preference_dissect.config import default_annotator
 
-    name = annotator if annotator is not None else ("gair29" if llm is not None else "rules")
+    dataset = _dataset(pairs, "pairs")
+    name = default_annotator(annotator, llm is not None, dataset.info.get("annotations"))
     ann = resolve_annotator(name)
     if repeats is not None:
         check_repeats(ann, repeats, repeat_sample, repeat_temperature)
     required = f"annotator {ann.name!r}" if ann.needs_llm else None
     engine = _engine(llm, progress=progress, required=required) if ann.needs_llm else None
-    chosen = _dataset(pairs, "pairs").pairs
+    chosen = dataset.pairs
     table, summary = annotate_pairs(chosen, ann, engine)
     table.attrs["annotation"] = summary
     if repeats is None:

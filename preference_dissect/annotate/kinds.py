@@ -1,7 +1,8 @@
 """The annotator kinds: how an attribute set is annotated, chosen by its YAML ``mode``.
 
-Built-in kinds: ``rules`` (offline heuristics), ``gair`` (GAIR's protocol), ``rating``
-(per-response ratings) and ``pairwise`` (A / B / similar in both orders). A plug-in adds a
+Built-in kinds: ``rules`` (offline heuristics), ``gair`` (GAIR's protocol), ``gair_released``
+(GAIR's released annotations, read from the pairs), ``rating`` (per-response ratings) and
+``pairwise`` (A / B / similar in both orders). A plug-in adds a
 kind by registering an :class:`~preference_dissect.annotate.base.Annotator` subclass::
 
     from preference_dissect.plugins import register_annotator_kind
@@ -27,6 +28,7 @@ ANNOTATOR_KINDS: Registry[type[Annotator]] = Registry(
     builtins=(
         "preference_dissect.annotate.rules",
         "preference_dissect.annotate.gair29",
+        "preference_dissect.annotate.gair_released",
         "preference_dissect.annotate.rating",
         "preference_dissect.annotate.pairwise",
     ),

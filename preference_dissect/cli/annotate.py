@@ -38,9 +38,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--annotator",
-        default="rules",
+        default=None,
         metavar="NAME|FILE.yaml",
-        help="rules (default, offline), gair29, sharma24, or an attribute-set YAML file",
+        help=(
+            "rules, gair29, sharma24, or an attribute-set YAML file (default: gair29 with"
+            " --model, else the source's own annotations if it carries them, else rules)"
+        ),
     )
     add_engine_arguments(p)
     p.add_argument("--out", required=True, help="output annotations parquet")
@@ -104,11 +107,14 @@ def run(args: argparse.Namespace) -> int:
     check_engine_args(args)
     from preference_dissect.annotate.kinds import get_annotator
     from preference_dissect.annotate.runner import annotate_pairs, check_repeats, read_pairs
+    from preference_dissect.config import default_annotator
     from preference_dissect.errors import InputError
     from preference_dissect.io import check_output_file
 
     out = check_output_file(args.out)
-    annotator = get_annotator(args.annotator)
+    dataset = read_pairs(args.pairs, args.limit)
+    carried = dataset.info.get("annotations")
+    annotator = get_annotator(default_annotator(args.annotator, bool(args.model), carried))
     if args.repeats is not None:
         _check_repeat_flags(args, annotator, check_repeats)
         check_output_file(repeats_path(out), what="the repeats file of --out")
@@ -116,7 +122,6 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             f"annotator {annotator.name!r} calls a model: give --model (and --base-url)"
         )
-    dataset = read_pairs(args.pairs, args.limit)
     pairs = dataset.pairs
 
     engine = None
@@ -128,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     if annotator.needs_llm:
         engine = build_engine(args)
     else:
-        print(f"estimate: {len(pairs)} pairs, offline rules: 0 requests, $0", file=sys.stderr)
+        estimate = f"estimate: {len(pairs)} pairs, offline {annotator.name}: 0 requests, $0"
+        print(estimate, file=sys.stderr)
 
     table, summary = annotate_pairs(pairs, annotator, engine, announce=announce)
     _write(table, summary, out, args, lambda: _repeat(pairs, annotator, engine, args))

@@ -94,7 +94,10 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--annotator",
         default=None,
-        help="a bundled annotator, folder or FILE.yaml (default: gair29 with --model, else rules)",
+        help=(
+            "a bundled annotator, folder or FILE.yaml (default: gair29 with --model, else"
+            " the source's own annotations if it carries them, else rules)"
+        ),
     )
     p.add_argument(
         "--classify",

@@ -40,14 +40,14 @@ class FeaturesStage(Stage):
         }
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from preference_dissect.annotate.runner import resolve_annotator
+        from preference_dissect.annotate.stage import run_annotator
         from preference_dissect.compare import build_features
 
         cfg = ctx.cfg
         features, report = build_features(
             ctx.values["annotations"],
             ctx.values["pairs"],
-            resolve_annotator(cfg.annotator_name()).attribute_set,  # also a user's YAML set
+            run_annotator(ctx).attribute_set,  # also a user's YAML set
             judges=list(cfg.judges) if cfg.judges else None,
             na=cfg.na,
             ties=cfg.ties,

@@ -16,8 +16,11 @@
 
 ``gair`` (HF ``GAIR/preference-dissection``, parquet)
     One row per pair; every judge in ``preference_labels`` ("response_1"/"response_2")
-    becomes a label; query-check columns, the Auto-J scenario, the GPT-4 reference and any
-    annotation columns go to ``meta``; ``scenario`` = ``scenario_group``.
+    becomes a label; query-check columns, the Auto-J scenario and the GPT-4 reference go to
+    ``meta``; ``scenario`` = ``scenario_group``. GAIR's own annotation columns
+    (``basic_response_1``...), when the table has them, are checked and kept per pair in
+    ``meta["gair_annotations"]`` for the ``gair_released`` annotator
+    (:mod:`preference_dissect.load.gair_annotations`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ from preference_dissect.load.common import (
     read_jsonl,
     text_column,
 )
+from preference_dissect.load.gair_annotations import (
+    ANNOTATION_COLUMNS,
+    annotation_columns,
+    parse_annotations,
+)
 from preference_dissect.load.registry import LoadRequest, columns_score, register_loader
 
 #: The 11 GAIR scenario groups.
@@ -59,7 +67,8 @@ SCENARIO_GROUPS = (
     "Others",
     "Unsafe Queries",
 )
-#: The 5 query-specific GAIR groups.
+#: The annotator that reads the annotations a GAIR table carries (``annotators/gair_released``).
+RELEASED_ANNOTATOR = "gair_released"
 
 WINNER_RULE = "gair_logprob_sum: A wins if lp_AB(A) + lp_BA(B) > lp_AB(B) + lp_BA(A), else B"
 P_A_RULE = "mean_softmax: mean of softmax p(A) in AB and p(original A) in BA"
@@ -303,20 +312,21 @@ def _flag(value: Any) -> bool:
     return bool(value) if value is not None else False
 
 
-def load_gair_table(rec: Records) -> Any:
-    """Load the GAIR annotated table (HF ``GAIR/preference-dissection``)."""
-    prompts = text_column(rec, "query")
-    resp_a, model_a, words_a = _response_part(rec, "response_1")
-    resp_b, model_b, words_b = _response_part(rec, "response_2")
-    rec.require_columns("preference_labels")
-    frame = rec.frame
-    group = frame["scenario_group"].tolist() if "scenario_group" in frame else [None] * len(frame)
-    used = {"query", "response_1", "response_2", "preference_labels", "scenario_group"}
-    extra_cols = [c for c in frame.columns if c not in used]
-    extra_values = {c: frame[c].tolist() for c in extra_cols}
+def query_flags(meta: dict[str, Any]) -> dict[str, int]:
+    """The query-specific flags (0/1) of the query-check columns the row has (``clear
+    intent: No`` -> ``intent_unclear``; a non-empty constraints list -> ``w_constraints``...)."""
+    out = {}
+    for col, name in _QUERY_CHECK.items():
+        if col in meta:
+            hit = not _flag(meta[col]) if name == "intent_unclear" else _flag(meta[col])
+            out[name] = int(hit)
+    return out
+
+
+def _judge_labels(rec: Records) -> tuple[list[int], list[str], list[str]]:
+    """(row index, judge, winner) of every label in ``preference_labels``."""
     idx, judges, winners = [], [], []
-    metas = []
-    for i, raw in enumerate(frame["preference_labels"].tolist()):
+    for i, raw in enumerate(rec.frame["preference_labels"].tolist()):
         if isinstance(raw, str):
             try:
                 raw = rec.loads(i, "preference_labels", raw)
@@ -335,23 +345,53 @@ def load_gair_table(rec: Records) -> Any:
             idx.append(i)
             judges.append(str(judge))
             winners.append(w)
+    return idx, judges, winners
+
+
+def _metas(rec: Records, words: dict[str, list[Any]], annotated: bool) -> list[dict[str, Any]]:
+    """Per row: the columns not loaded elsewhere, the query groups and, when the table has
+    them, its annotations (checked; see :mod:`preference_dissect.load.gair_annotations`)."""
+    frame = rec.frame
+    used = {"query", "response_1", "response_2", "preference_labels", "scenario_group"}
+    used |= set(ANNOTATION_COLUMNS) if annotated else set()
+    extra_cols = [c for c in frame.columns if c not in used]
+    extra_values = {c: frame[c].tolist() for c in extra_cols}
+    metas, flags = [], []
+    for i in range(len(frame)):
         meta: dict[str, Any] = {
             "gair_index": i,
-            "num_words_a": words_a[i],
-            "num_words_b": words_b[i],
+            "num_words_a": words["a"][i],
+            "num_words_b": words["b"][i],
         }
         for c in extra_cols:
             meta[c] = plain(extra_values[c][i])
-        qgroups = []
-        for col, name in _QUERY_CHECK.items():
-            if col in meta:
-                hit = not _flag(meta[col]) if name == "intent_unclear" else _flag(meta[col])
-                if hit:
-                    qgroups.append(name)
-        meta["query_groups"] = qgroups
-        if is_missing(group[i]):
-            group[i] = None
-        metas.append(meta_json(meta))
+        flags.append(query_flags(meta))
+        meta["query_groups"] = [name for name, on in flags[-1].items() if on]
+        metas.append(meta)
+    if annotated:
+        for meta, record in zip(metas, parse_annotations(rec, words, flags), strict=True):
+            meta["gair_annotations"] = record
+    return metas
+
+
+def load_gair_table(rec: Records) -> Any:
+    """Load the GAIR annotated table (HF ``GAIR/preference-dissection``).
+
+    With GAIR's six annotation columns (:func:`~preference_dissect.load.gair_annotations.
+    annotation_columns`) every pair carries its checked annotations in
+    ``meta["gair_annotations"]`` and ``info["annotations"]`` names the annotator that reads
+    them (``gair_released``); without any, the table loads as labels + query info.
+    """
+    prompts = text_column(rec, "query")
+    resp_a, model_a, words_a = _response_part(rec, "response_1")
+    resp_b, model_b, words_b = _response_part(rec, "response_2")
+    rec.require_columns("preference_labels")
+    annotated = annotation_columns(rec)
+    frame = rec.frame
+    group = frame["scenario_group"].tolist() if "scenario_group" in frame else [None] * len(frame)
+    group = [None if is_missing(g) else g for g in group]
+    idx, judges, winners = _judge_labels(rec)
+    metas = _metas(rec, {"a": words_a, "b": words_b}, annotated)
     pairs = pd.DataFrame(
         {
             "prompt": prompts,
@@ -361,11 +401,14 @@ def load_gair_table(rec: Records) -> Any:
             "model_b": model_b,
             "scenario": group,
             "source": "gair",
-            "meta": metas,
+            "meta": [meta_json(m) for m in metas],
         }
     )
     labels = labels_frame(idx, judges, winners) if idx else None
-    return build_dataset(pairs, labels, rec.rows, rec.file, info={"format": "gair"})
+    info: dict[str, Any] = {"format": "gair"}
+    if annotated:
+        info["annotations"] = RELEASED_ANNOTATOR
+    return build_dataset(pairs, labels, rec.rows, rec.file, info=info)
 
 
 @register_loader(

@@ -381,15 +381,17 @@ def validate_labels(
 
 
 #: Loader facts that later stages act on, restored by :func:`read_dataset` (the rest is kept
-#: under ``info["origin"]``).
-CARRIED_INFO = ("texts_available", "majorities")
+#: under ``info["origin"]``): ``annotations`` names the annotator that reads the annotations
+#: a source carries with its pairs (GAIR's table: ``gair_released``).
+CARRIED_INFO = ("texts_available", "majorities", "annotations")
 
 
 def portable_info(info: dict[str, Any]) -> dict[str, Any]:
     """The loader facts worth keeping with a written dataset (JSON values; no local path).
 
     :func:`read_dataset` puts them under ``info["origin"]`` (format, seed and rules of the
-    original load) and restores :data:`CARRIED_INFO` (``texts_available``, ``majorities``)."""
+    original load) and restores :data:`CARRIED_INFO` (``texts_available``, ``majorities``,
+    ``annotations``)."""
     out = {}
     for key, value in info.items():
         if key == "path":
