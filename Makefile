@@ -60,7 +60,7 @@ bench: $(VENV)/.test
 	$(BIN)/python benchmarks/load_arena_scale.py
 	$(BIN)/python benchmarks/annotate_throughput.py
 	$(BIN)/python benchmarks/fit_calibration.py
-	$(BIN)/python benchmarks/fit_scale.py
+	PREFDISSECT_WORKERS=2 $(BIN)/python benchmarks/fit_scale.py
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check preference_dissect tests benchmarks

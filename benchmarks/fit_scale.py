@@ -5,8 +5,8 @@ Builds the GAIR shape - 33 judges x 16 groups (GAIR's group sizes from
 weights as the true weights, simulates outcomes, and then
 
 1. times ``prefdissect fit`` (default engine) end to end in a subprocess (target: 20 s wall;
-   its worker processes are chosen from the machine's free CPUs, results do not depend on
-   them);
+   ``PREFDISSECT_WORKERS=2`` for the two cores of this machine, default one process; the
+   results do not depend on it);
 2. refits a subset of the (judge, group) cells with long PyMC NUTS (4 chains x 2,000 draws,
    1,000 warm-up) and reports max |posterior mean difference| and the range of sd ratios
    (asked: within 0.02 and 0.9-1.1);
@@ -15,7 +15,7 @@ weights as the true weights, simulates outcomes, and then
 
 Usage::
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/fit_scale.py [--compare 12] [--nuts-timing 3]
+    [PREFDISSECT_WORKERS=2] python benchmarks/fit_scale.py [--compare 12] [--nuts-timing 3]
         [--out benchmarks/results/fit_scale.json]
 """
 

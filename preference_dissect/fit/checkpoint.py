@@ -23,6 +23,8 @@ from preference_dissect.fit.cells import CellFit
 from preference_dissect.io import atomic_path, write_json
 
 ARRAYS = ("weight", "intercept", "sigma", "ppc_p_agree", "n_nonzero", "wide_mean")
+#: Posterior draws, saved in float32: the type ``fit.nc`` stores them in (half the writing)
+DRAWS = ("weight", "intercept", "sigma")
 
 
 def table_fingerprint(frame: pd.DataFrame) -> str:
@@ -80,6 +82,7 @@ class Checkpoint:
         meta = {f.name: getattr(cell, f.name) for f in fields(cell) if f.name not in ARRAYS}
         meta.update(judge=judge, group=group)
         arrays = {k: getattr(cell, k) for k in ARRAYS if getattr(cell, k) is not None}
+        arrays.update({k: arrays[k].astype(np.float32) for k in DRAWS if k in arrays})
         target = self._cell_path(judge, group)
         with atomic_path(target) as tmp, tmp.open("wb") as fh:
             np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)

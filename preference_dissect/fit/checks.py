@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from preference_dissect.fit.families import LIKELIHOODS, PRIORS
-from preference_dissect.fit.laplace import GaussianApprox, gaussian_approximation
+from preference_dissect.fit.laplace import GaussianApprox, fold_means
 from preference_dissect.fit.posterior import Posterior
 from preference_dissect.fit.spec import FitSpec, Prior
 
@@ -51,16 +51,16 @@ def kfold_accuracy(
         approx_spec = spec.model_copy(update={"prior": Prior.parse(APPROXIMATION_PRIOR)})
         start = None  # an approximation under another prior
     folds = np.array_split(rng.permutation(n), spec.folds)
-    hits = []
+    posts = []
     for held in folds:
         train = np.setdiff1d(np.arange(n), held)
-        post = Posterior(xmat[train], y[train], approx_spec)
-        try:
-            with np.errstate(all="ignore"):
-                mean = gaussian_approximation(post, start).mean
-        except (np.linalg.LinAlgError, ValueError):
-            continue  # a degenerate training fold (e.g. too few rows): not scored
+        posts.append(Posterior(xmat[train], y[train], approx_spec))
+    with np.errstate(all="ignore"):
+        means = fold_means(posts, start)
+    hits = []
+    for held, post, mean in zip(folds, posts, means, strict=True):
         eta = post.predict(mean, xmat[held])
+        # a degenerate training fold (e.g. too few rows) has no approximation: not scored
         if np.all(np.isfinite(eta)):
             hits.append(_hits(eta, y[held])[keep[held]])
     scored = np.concatenate(hits) if hits else np.array([])

@@ -84,6 +84,10 @@ class Likelihood:
     #: What the likelihood is a density of: PSIS-LOO compares only fits of the same outcome
     #: (a probability of the verdict is not comparable with a density of ``y - 0.5``).
     outcome: str = "verdict"
+    #: The floating-point type :meth:`log_density` is evaluated in by the default engine's
+    #: importance sampling (its innermost loop): float64 unless a likelihood shows that a
+    #: narrower type changes the log-density by far less than the Monte Carlo error.
+    sampling_dtype: type = np.float64
 
     def target(self, y: np.ndarray) -> np.ndarray:
         """The outcome as the likelihood models it."""
@@ -271,6 +275,10 @@ class LogisticLikelihood(Likelihood):
     """Bernoulli outcome with a logit link; ``y`` in [0, 1] (fractional = soft / tie)."""
 
     name = "logistic"
+    #: float32 is ~5x faster here (SIMD exp/log) and changes the log-density of a cell of
+    #: 500 pairs by < 1e-5 (sums accumulate in float64): importance weights move by < 1e-5
+    #: relative, far below their Monte Carlo error (tests/test_fit_engine.py checks it)
+    sampling_dtype = np.float32
 
     def eta_terms(
         self, eta: np.ndarray, target: np.ndarray
@@ -282,17 +290,16 @@ class LogisticLikelihood(Likelihood):
     def log_density(
         self, eta: np.ndarray, target: np.ndarray, extra: np.ndarray | None
     ) -> np.ndarray:
-        # y eta - log(1 + e^eta) = (y - 1/2) eta - |eta| / 2 - log(1 + e^-|eta|): the same
-        # value to rounding (log1p gains nothing once 1 + e^-|eta| is rounded), in place and
-        # ~5x faster than np.logaddexp; this is the default engine's innermost loop
-        out = (target - 0.5) @ eta
+        # y eta - log(1 + e^eta) = (y - 1/2) eta - |eta| / 2 - log(1 + e^-|eta|), in place
+        # and ~5x faster than np.logaddexp; this is the default engine's innermost loop. In
+        # the type of ``eta`` (``sampling_dtype``), the sums over rows in float64
+        out = ((target - 0.5).astype(eta.dtype) @ eta).astype(np.float64)
         work = np.abs(eta)
-        out -= 0.5 * work.sum(axis=0)
+        out -= 0.5 * work.sum(axis=0, dtype=np.float64)
         np.negative(work, out=work)
         np.exp(work, out=work)
-        work += 1.0
-        np.log(work, out=work)
-        out -= work.sum(axis=0)
+        np.log1p(work, out=work)
+        out -= work.sum(axis=0, dtype=np.float64)
         return out
 
     def pymc_observed(self, eta: Any, y: np.ndarray) -> None:

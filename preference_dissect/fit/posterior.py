@@ -49,6 +49,8 @@ class Posterior:
         if self.spec.intercept:
             cols.append(np.ones((self.n, 1)))
         self.design = np.hstack(cols) if len(cols) > 1 else self.xmat
+        #: the design in the likelihood's sampling type (:meth:`log_density`)
+        self._sampling_design = self.design.astype(self.likelihood.sampling_dtype)
         self.n_linear = self.design.shape[1]
         self.target = self.likelihood.target(self.y)
         self.n_extra = len(self.likelihood.initial_extra(self.target))
@@ -66,12 +68,14 @@ class Posterior:
         return theta
 
     def log_density(self, theta: np.ndarray) -> np.ndarray:
-        """Exact unnormalised log-posterior of each row of ``theta`` (shape (m, dim))."""
+        """Unnormalised log-posterior of each row of ``theta`` (shape (m, dim)): exact, the
+        likelihood evaluated in its ``sampling_dtype``."""
         theta = np.atleast_2d(theta)
         out = np.empty(theta.shape[0])
+        design = self._sampling_design
         for start in range(0, theta.shape[0], CHUNK):
             t = theta[start : start + CHUNK]
-            eta = self.design @ t[:, : self.n_linear].T  # (n, m)
+            eta = design @ t[:, : self.n_linear].T.astype(design.dtype)  # (n, m)
             extra = t[:, self.n_linear :] if self.n_extra else None
             ll = self.likelihood.log_density(eta, self.target, extra)
             lp = self.prior.log_density(t[:, : self.p], self.scale)
