@@ -171,8 +171,8 @@ class GairReleasedAnnotator(Annotator):
                 value = item_mean(value, LABEL_SCORES.get(attr.rated_as or ""))
             else:
                 raw = None
-            buf.add(pid, attr.name, side, value, None if value is not None else "not_triggered",
-                    raw)  # fmt: skip
+            reason = None if value is not None else "not_triggered"
+            buf.add(pid, attr.name, side, value, reason, raw)
         else:
             words = part.get("words")
             counted = "num_words" if words is not None else "text"
