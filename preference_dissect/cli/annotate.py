@@ -112,8 +112,10 @@ def run(args: argparse.Namespace) -> int:
     from preference_dissect.io import check_output_file
 
     out = check_output_file(args.out)
-    dataset = read_pairs(args.pairs, args.limit)
-    carried = dataset.info.get("annotations")
+    dataset = None
+    if args.annotator is None and not args.model:  # then the source's own annotations count
+        dataset = read_pairs(args.pairs, args.limit)
+    carried = dataset.info.get("annotations") if dataset is not None else None
     annotator = get_annotator(default_annotator(args.annotator, bool(args.model), carried))
     if args.repeats is not None:
         _check_repeat_flags(args, annotator, check_repeats)
@@ -122,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             f"annotator {annotator.name!r} calls a model: give --model (and --base-url)"
         )
+    if dataset is None:  # read after the flags are checked
+        dataset = read_pairs(args.pairs, args.limit)
     pairs = dataset.pairs
 
     engine = None
