@@ -177,10 +177,8 @@ def fold_means(posts: list[Posterior], start: GaussianApprox | None) -> np.ndarr
 
     Returns an array (folds, dim); a fold whose approximation failed is a row of NaN.
     """
-    first = posts[0]
-    sites = _warm_sites(first, start)
-    smooth_prior = first.prior.tilted_moments(np.zeros(1), np.ones(1), first.scale) is None
-    if start is not None and sites is not None and not smooth_prior:
+    sites = _warm_sites(posts[0], start)
+    if start is not None and sites is not None:
         centres = np.tile(start.mean, (len(posts), 1))
         try:
             means, _, _, done = _recentred_ep(posts, centres, sites, RECENTRE + 1)
@@ -227,11 +225,20 @@ def _fold_mean(post: Posterior, start: GaussianApprox | None) -> np.ndarray:
         return np.full(post.dim, np.nan)
 
 
+def _treated_by_ep(post: Posterior) -> bool:
+    """Whether EP treats the prior of ``post`` exactly (it has tilted moments), rather than
+    the Laplace approximation at the mode."""
+    return post.prior.tilted_moments(np.zeros(1), np.ones(1), post.scale) is not None
+
+
 def _warm_sites(
     post: Posterior, start: GaussianApprox | None
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """EP sites of ``start`` when they can warm-start ``post`` (same parameters, finite)."""
+    """EP sites of ``start`` when they can warm-start ``post`` (a prior EP treats, the same
+    parameters, finite sites)."""
     if start is None or start.sites is None or len(start.mode) != post.dim:
+        return None
+    if not _treated_by_ep(post):
         return None
     return start.sites if all(np.all(np.isfinite(s)) for s in start.sites) else None
 
@@ -249,9 +256,8 @@ def gaussian_approximation(post: Posterior, start: GaussianApprox | None = None)
     one more re-centring: closer to the expansion's fixed point than a cold start, faster.
     """
     b = post.scale
-    smooth_prior = post.prior.tilted_moments(np.zeros(1), np.ones(1), b) is None
     sites = _warm_sites(post, start)
-    if sites is not None and not smooth_prior:
+    if sites is not None:
         # no mode search (most of the cost of a cross-validation fold's approximation): the
         # nearby posterior's EP mean is the first centre, and one more re-centring brings
         # the expansion closer to its fixed point than the cold start's two do
@@ -259,7 +265,7 @@ def gaussian_approximation(post: Posterior, start: GaussianApprox | None = None)
         mode, converged, centre, passes = start.mode, True, start.mean, RECENTRE + 1
     else:
         mode, _, converged = find_mode(post)
-        if smooth_prior:
+        if not _treated_by_ep(post):
             _, _, hess = post.smooth_objective(mode)
             return GaussianApprox(mode, np.linalg.inv(_clip_spd(hess)), mode, converged)
         centre, passes = mode, RECENTRE
