@@ -14,7 +14,7 @@ fits' posterior means, by group size.
 Usage::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/fit_calibration.py [--reps 40] [--sizes 121 400 1418]
-        [--prior-scale 0.1] [--pooled-reps 12] [--pooled-sizes 800 400 150 100 60]
+        [--prior-scale 0.1] [--pooled-reps 96] [--pooled-sizes 800 400 150 100 60]
         [--out benchmarks/results/fit_calibration.json]
 """
 
@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=40)
     parser.add_argument("--sizes", type=int, nargs="+", default=[121, 400, 1418])
     parser.add_argument("--prior-scale", type=float, default=0.1)
-    parser.add_argument("--pooled-reps", type=int, default=12)
+    parser.add_argument("--pooled-reps", type=int, default=96)
     parser.add_argument("--pooled-sizes", type=int, nargs="+", default=[800, 400, 150, 100, 60])
     parser.add_argument("--pooled-attributes", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)

@@ -11,11 +11,16 @@ weights as the true weights, simulates outcomes, and then
    1,000 warm-up) and reports max |posterior mean difference| and the range of sd ratios
    (asked: within 0.02 and 0.9-1.1);
 3. times default per-fit PyMC NUTS (``pm.sample()`` defaults) on a few cells and
-   extrapolates to all 528.
+   extrapolates to all 528;
+4. times ``prefdissect fit --pooling groups`` end to end (target: 60 s wall; 33 pools of a
+   judge's 11 scenario groups), and checks ``--pooled-compare`` pools against long NUTS on
+   the same collapsed posterior (4 chains x 1,000 draws, 1,000 warm-up): the pooled cells'
+   posterior means and sds (same tolerances as 2.).
 
 Usage::
 
     [PREFDISSECT_WORKERS=2] python benchmarks/fit_scale.py [--compare 12] [--nuts-timing 3]
+        [--pooled-compare 1]
         [--out benchmarks/results/fit_scale.json]
 """
 
@@ -39,6 +44,7 @@ from preference_dissect.io import write_json
 REPO = Path(__file__).resolve().parent.parent
 GAIR = REPO / "data" / "gair-preference-dissection"
 TARGET_SECONDS = 20.0
+POOLED_TARGET_SECONDS = 60.0
 #: Agreement with long NUTS asked of the default fit: |mean difference| and sd ratio
 MEAN_TOLERANCE = 0.02
 SD_RATIO_RANGE = (0.9, 1.1)
@@ -153,11 +159,110 @@ def default_nuts_timing(frame, cells: list[tuple[str, str]], total_fits: int) ->
     }
 
 
+def _timed_fit(features: Path, fit_path: Path, seed: int, *extra: str):
+    """``prefdissect fit`` in a subprocess: wall seconds, CPU seconds (all its processes) and
+    the finished process."""
+    import resource
+
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    command = [sys.executable, "-m", "preference_dissect.cli.main", "fit", str(features)]
+    command += ["--out", str(fit_path), "--seed", str(seed), *extra]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = (cpu_after.ru_utime - cpu_before.ru_utime) + (
+        cpu_after.ru_stime - cpu_before.ru_stime
+    )
+    return seconds, cpu_seconds, proc
+
+
+def pooled_fit(features: Path, tmp: Path, frame, seed: int, compare: int) -> dict:
+    """Time the pooled fit end to end and compare ``compare`` pools with long NUTS on the
+    same collapsed posterior."""
+    from preference_dissect.fit.idata import diagnostics_frame, load_fit
+
+    fit_path = tmp / "pooled.nc"
+    seconds, cpu_seconds, proc = _timed_fit(features, fit_path, seed, "--pooling", "groups")
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr)
+    idata = load_fit(fit_path)
+    diag = diagnostics_frame(idata)
+    pooled = diag[diag["method"] == "pooled"]
+    out = {
+        "seconds_end_to_end": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
+        "load_average_1min": os.getloadavg()[0],
+        "target_seconds": POOLED_TARGET_SECONDS,
+        "meets_target": seconds <= POOLED_TARGET_SECONDS,
+        "methods": diag["method"].value_counts().to_dict(),
+        "pooled_ess_min": float(pooled["ess_bulk_min"].min()),
+        "site_pareto_k_max": float(pooled["pareto_k"].max()),
+        "warnings": proc.stderr.count("warning:"),
+    }
+    print(json.dumps(out), file=sys.stderr)
+    pools = json.loads(idata.pooling.attrs["pools"])[:compare]
+    out["vs_long_nuts"] = [_pool_vs_nuts(idata, frame, pool, seed) for pool in pools]
+    return out
+
+
+def _pool_vs_nuts(idata, frame, pool: dict, seed: int) -> dict:
+    """One pool of the pooled fit against long NUTS on its collapsed posterior (the same
+    Gaussian sites, from the same unpooled means)."""
+    from preference_dissect.fit.families import LIKELIHOODS
+    from preference_dissect.fit.features import validate_features
+    from preference_dissect.fit.pooled_cells import _cell_data
+    from preference_dissect.fit.pooled_collapsed import sample_collapsed
+    from preference_dissect.fit.pooling import centred_sites
+    from preference_dissect.fit.spec import FitSpec
+
+    spec = FitSpec(pooling="groups", draws=1000, tune=1000, seed=seed)
+    likelihood = LIKELIHOODS.get(spec.likelihood)
+    table = validate_features(frame).cells()
+    cells = [tuple(c) for c in pool["cells"]]
+    prepared = [_cell_data(*table[c], likelihood.target(table[c][1])) for c in cells]
+    means = idata.pooling["unpooled_mean"]
+    centre = np.stack([np.nan_to_num(means.sel(judge=j, group=g).to_numpy()) for j, g in cells])
+    data = [(x, t) for x, t, _ in prepared]
+    start = time.perf_counter()
+    hier, mode = centred_sites(data, np.zeros(len(cells), dtype=int), 1, centre, spec)
+    rows = sum(len(t) for _, t in data)
+    ref = sample_collapsed(hier, mode, spec, rows, np.random.default_rng(seed))
+    post = idata.posterior["weight"]
+    diffs, ratios = [], []
+    for i, (judge, group) in enumerate(cells):
+        ours = post.sel(judge=judge, group=group).to_numpy().reshape(-1, centre.shape[1])
+        keep = np.isfinite(ours).all(axis=0)
+        ref_w = ref.weight[:, i, keep]
+        diffs.append(np.abs(ours[:, keep].mean(0) - ref_w.mean(0)))
+        ratios.append(ours[:, keep].std(0) / ref_w.std(0))
+    diff, ratio = np.concatenate(diffs), np.concatenate(ratios)
+    row = {
+        "pool": pool["name"],
+        "cells": len(cells),
+        "max_abs_mean_diff": float(diff.max()),
+        "sd_ratio_min": float(ratio.min()),
+        "sd_ratio_max": float(ratio.max()),
+        "nuts_ess_min": ref.ess,
+        "nuts_rhat_max": ref.rhat,
+        "nuts_seconds": round(time.perf_counter() - start, 1),
+    }
+    row["meets_tolerance"] = (
+        row["max_abs_mean_diff"] <= MEAN_TOLERANCE
+        and SD_RATIO_RANGE[0] <= row["sd_ratio_min"] <= row["sd_ratio_max"] <= SD_RATIO_RANGE[1]
+    )
+    print(json.dumps(row), file=sys.stderr)
+    return row
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--compare", type=int, default=12, help="cells compared with long NUTS")
     parser.add_argument(
         "--nuts-timing", type=int, default=3, help="cells timed with default pm.sample"
+    )
+    parser.add_argument(
+        "--pooled-compare", type=int, default=1, help="pools compared with long NUTS"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "fit_scale.json"))
@@ -179,35 +284,12 @@ def main() -> int:
         features = Path(tmp) / "features.parquet"
         frame.to_parquet(features, index=False)
         fit_path = Path(tmp) / "fit.nc"
-        import resource
 
         from preference_dissect.fit.cells import default_workers
 
         workers = default_workers()  # $PREFDISSECT_WORKERS, else 1: what the fit will use
         load_before = os.getloadavg()[0]
-        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "preference_dissect.cli.main",
-                "fit",
-                str(features),
-                "--out",
-                str(fit_path),
-                "--seed",
-                str(args.seed),
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
-        )
-        seconds = time.perf_counter() - start
-        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu_seconds = (cpu_after.ru_utime - cpu_before.ru_utime) + (
-            cpu_after.ru_stime - cpu_before.ru_stime
-        )
+        seconds, cpu_seconds, proc = _timed_fit(features, fit_path, args.seed)
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)
             return 1
@@ -253,6 +335,8 @@ def main() -> int:
                 break
             picked.add(all_cells[i])
         report["vs_long_nuts"] = long_nuts_comparison(fit_path, frame, sorted(picked), args.seed)
+        pooled = pooled_fit(features, Path(tmp), frame, args.seed, args.pooled_compare)
+        report["pooled_fit"] = pooled
     timing_cells = [all_cells[i] for i in rng.permutation(len(all_cells))[: args.nuts_timing]]
     report["default_pymc_nuts"] = default_nuts_timing(frame, timing_cells, len(all_cells))
     print(write_json(report, args.out).read_text(), end="")

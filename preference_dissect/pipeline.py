@@ -9,16 +9,17 @@ answers are also cached, so nothing already paid for is paid twice.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 from preference_dissect.config import RunConfig
+from preference_dissect.threads import single_blas_thread
 
 #: RunConfig keys the summary leaves out (models carry their own records in the manifest).
 _NOT_IN_SUMMARY = ("llm", "judge_llm", "out")
 
 
+@single_blas_thread
 def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every stage into ``cfg.out`` and return the run summary (also ``summary.json``).
 
@@ -35,7 +36,6 @@ def run_pipeline(cfg: RunConfig, say: Callable[[str], None] = print) -> dict[str
         ``{"out", "source", "settings", "pairs", "judges", "annotator", "features", "fits",
         "skipped_cells", "report"}``.
     """
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from preference_dissect.io import check_output_folder
     from preference_dissect.manifest import Manifest
     from preference_dissect.stages import Fingerprints, RunContext, ordered_stages

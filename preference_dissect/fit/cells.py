@@ -340,12 +340,29 @@ def _fit_or_skip(
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(spec: FitSpec, attributes: list[str]) -> None:
-    _WORKER.update(spec=spec, attributes=attributes)
+def _init_worker(func: Callable[..., Any], shared: dict[str, Any]) -> None:
+    _WORKER.update(func=func, shared=shared)
 
 
-def _worker_fit(job: tuple[str, str, np.ndarray, np.ndarray]) -> CellFit:
-    return _fit_or_skip(*job, _WORKER["spec"], _WORKER["attributes"])
+def _worker_call(job: tuple) -> Any:
+    return _WORKER["func"](*job, **_WORKER["shared"])
+
+
+def forked_imap(
+    func: Callable[..., Any], jobs: list[tuple], workers: int, **shared: Any
+) -> Iterator[Any]:
+    """``func(*job, **shared)`` for each of ``jobs``, in order, from ``workers`` forked
+    processes (Linux; elsewhere, and for one worker, this process). ``shared`` reaches each
+    worker once, not with every job."""
+    workers = min(workers, len(jobs))
+    # forked workers inherit plug-ins registered at run time; fork is safe on Linux only
+    if workers <= 1 or not sys.platform.startswith("linux"):
+        for job in jobs:
+            yield func(*job, **shared)
+        return
+    context = mp.get_context("fork")
+    with context.Pool(workers, initializer=_init_worker, initargs=(func, shared)) as pool:
+        yield from pool.imap(_worker_call, jobs, chunksize=1)
 
 
 def _fitted(
@@ -354,20 +371,11 @@ def _fitted(
     attributes: list[str],
     workers: int,
 ) -> Iterator[CellFit]:
-    """The fits of ``jobs``, in order, from ``workers`` forked processes (Linux; elsewhere,
-    and for one worker, this process).
+    """The fits of ``jobs``, in order, from ``workers`` processes (:func:`forked_imap`).
 
     Every cell depends only on its rows, the spec and its own seed, so the results are the
     same for any number of processes."""
-    workers = min(workers, len(jobs))
-    # forked workers inherit plug-ins registered at run time; fork is safe on Linux only
-    if workers <= 1 or not sys.platform.startswith("linux"):
-        for job in jobs:
-            yield _fit_or_skip(*job, spec, attributes)
-        return
-    context = mp.get_context("fork")
-    with context.Pool(workers, initializer=_init_worker, initargs=(spec, attributes)) as pool:
-        yield from pool.imap(_worker_fit, jobs, chunksize=1)
+    yield from forked_imap(_fit_or_skip, jobs, workers, spec=spec, attributes=attributes)
 
 
 def fit_table(

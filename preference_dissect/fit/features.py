@@ -7,6 +7,7 @@ A features table has one row per (pair, judge, group): ``pair_id``, ``judge``, `
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,12 +52,19 @@ class FeatureTable:
     @property
     def judges(self) -> list[str]:
         """Judges in order of first appearance."""
-        return list(dict.fromkeys(self.frame["judge"].tolist()))
+        return list(self._order[0])
 
     @property
     def groups(self) -> list[str]:
         """Groups in order of first appearance."""
-        return list(dict.fromkeys(self.frame["group"].tolist()))
+        return list(self._order[1])
+
+    @functools.cached_property
+    def _order(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Judges and groups in order of first appearance (read once: the frame is large)."""
+        return tuple(
+            tuple(dict.fromkeys(self.frame[column].tolist())) for column in ("judge", "group")
+        )
 
     def select(
         self, judges: list[str] | None = None, groups: list[str] | None = None

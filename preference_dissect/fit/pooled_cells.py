@@ -13,13 +13,14 @@ import numpy as np
 from preference_dissect.fit.cells import CellFit, cell_seed, constant_columns
 from preference_dissect.fit.checks import posterior_predictive_check
 from preference_dissect.fit.features import FeatureTable
-from preference_dissect.fit.pooled_collapsed import fit_pool
+from preference_dissect.fit.pooled_importance import fit_pool
 from preference_dissect.fit.pooling import PoolFit, PoolSet, pool_sets
 from preference_dissect.fit.spec import FitSpec
 
-#: Methods of pooled cells.
-POOLED = "pooled"
-POOLED_NUTS = "pooled-nuts"
+#: Methods of pooled cells, by the pool's engine (:class:`~.pooling.PoolFit` ``method``):
+#: importance sampling (the default), NUTS on the collapsed posterior (its fallback, and for
+#: the horseshoe), NUTS on the full model (``--sampler nuts``).
+POOLED_METHODS = {"pooled": "pooled", "collapsed": "pooled-collapsed", "nuts": "pooled-nuts"}
 #: Newton iterations of a fold's MAP fit (k-fold holdout accuracy).
 FOLD_ITER = 50
 
@@ -103,11 +104,37 @@ def _pooled_cell(old: CellFit, i: int, prepared, y, fit: PoolFit, prior, spec: F
         )
     return CellFit(
         weight=weight, intercept=None, sigma=None,
-        method=POOLED_NUTS if fit.method == "nuts" else POOLED, n=old.n, rhat_max=fit.rhat,
+        method=POOLED_METHODS[fit.method], n=old.n, rhat_max=fit.rhat,
         ess_bulk_min=fit.ess, divergences=fit.divergences, pareto_k=k, accuracy=accuracy,
         ppc_p_share=p_share, ppc_p_agree=p_agree, seconds=0.0, n_nonzero=old.n_nonzero,
         wide_mean=np.full(len(keep), np.nan), notes=notes, dropped=dict(old.dropped),
     )  # fmt: skip
+
+
+def _pool_job(pool: PoolSet, old: list[CellFit], raw: list, spec: FitSpec, p: int):
+    """Fit one pool and its cells (the pool's own seed: the same in any process); returns the
+    :class:`PoolFit`, the pooled :class:`CellFit` of each cell and the warnings."""
+    from preference_dissect.fit.families import LIKELIHOODS
+
+    start = time.perf_counter()
+    likelihood = LIKELIHOODS.get(spec.likelihood)
+    rng = np.random.default_rng(cell_seed(spec.seed, "pool", pool.name))
+    prepared = [_cell_data(x, y, likelihood.target(y)) for x, y in raw]
+    centre = np.stack([np.nan_to_num(c.weight.reshape(-1, p).mean(axis=0)) for c in old])
+    fit = _fit(pool, [(x, t) for x, t, _ in prepared], centre, spec, rng)
+    node_mean = fit.nodes.mean(axis=0)
+    var = (fit.scales[:, 0, :] ** 2).mean(axis=0)
+    parent = [pool.nodes.index(n) for n in pool.parents]
+    notes = [f"pool {pool.name}: {note}" for note in fit.notes]
+    pooled = []
+    for i, key in enumerate(pool.cells):
+        prior = (node_mean[parent[i]], var)
+        cell = _pooled_cell(old[i], i, prepared[i], raw[i][1], fit, prior, spec, rng)
+        notes += [f"{key[0]} / {key[1]}: {n}" for n in cell.notes if n not in fit.notes]
+        pooled.append(cell)
+    for cell in pooled:
+        cell.seconds = (time.perf_counter() - start) / len(pooled)
+    return fit, pooled, notes
 
 
 def pool_cells(
@@ -115,8 +142,19 @@ def pool_cells(
     spec: FitSpec,
     cells: dict[tuple[str, str], CellFit],
     on_pool: Callable[[str, int], None] | None = None,
+    workers: int | None = None,
 ) -> tuple[dict[tuple[str, str], CellFit], Any, list[str]]:
     """Replace the scenario-group cells of ``cells`` by their pooled fits.
+
+    Parameters
+    ----------
+    table, spec, cells
+        The features, the spec and the cells fitted alone.
+    on_pool : callable, optional
+        Called with (pool name, cells) after each pool.
+    workers : int, optional
+        Processes that fit pools (default :func:`~.cells.default_workers`); the results
+        are the same for any number.
 
     Returns
     -------
@@ -126,36 +164,26 @@ def pool_cells(
         against; ``None`` when nothing could be pooled) and the warnings (one per pool or
         per cell).
     """
-    from preference_dissect.fit.families import LIKELIHOODS
+    from preference_dissect.fit.cells import default_workers, forked_imap
+    from preference_dissect.fit.pooled_idata import pooling_dataset
 
     fitted = {k for k, c in cells.items() if c.method != "skipped"}
     pools = pool_sets(table.judges, table.groups, fitted, spec.pooling)
     if not pools:
         return cells, None, [f"pooling {spec.pooling}: no two fitted scenario-group cells to pool"]
-    likelihood = LIKELIHOODS.get(spec.likelihood)
     raw = table.cells()
+    jobs = [(pool, [cells[c] for c in pool.cells], [raw[c] for c in pool.cells]) for pool in pools]
+    n_workers = default_workers() if workers is None else max(1, int(workers))
     out = dict(cells)
     results, notes = [], []
-    for pool in pools:
-        start = time.perf_counter()
-        rng = np.random.default_rng(cell_seed(spec.seed, "pool", pool.name))
-        prepared = [_cell_data(*raw[c], likelihood.target(raw[c][1])) for c in pool.cells]
-        centre = np.stack([np.nan_to_num(cells[c].weight.reshape(-1, len(table.attributes))
-                                         .mean(axis=0)) for c in pool.cells])  # fmt: skip
-        fit = _fit(pool, [(x, t) for x, t, _ in prepared], centre, spec, rng)
+    for pool, (fit, pooled, pool_notes) in zip(
+        pools,
+        forked_imap(_pool_job, jobs, n_workers, spec=spec, p=len(table.attributes)),
+        strict=True,
+    ):
         results.append((pool, fit))
-        node_mean = fit.nodes.mean(axis=0)
-        var = (fit.scales[:, 0, :] ** 2).mean(axis=0)
-        parent = [pool.nodes.index(n) for n in pool.parents]
-        notes += [f"pool {pool.name}: {note}" for note in fit.notes]
-        for i, key in enumerate(pool.cells):
-            prior = (node_mean[parent[i]], var)
-            out[key] = _pooled_cell(cells[key], i, prepared[i], raw[key][1], fit, prior, spec,
-                                    rng)  # fmt: skip
-            out[key].seconds = (time.perf_counter() - start) / len(pool.cells)
-            notes += [f"{key[0]} / {key[1]}: {n}" for n in out[key].notes if n not in fit.notes]
+        out.update(zip(pool.cells, pooled, strict=True))
+        notes += pool_notes
         if on_pool is not None:
             on_pool(pool.name, len(pool.cells))
-    from preference_dissect.fit.pooled_idata import pooling_dataset
-
     return out, pooling_dataset(results, cells, table, spec), notes

@@ -1,6 +1,7 @@
-"""The default engine of a pool (:func:`fit_pool`): NUTS on its collapsed posterior, the
-spreads and the top mean, with the cells integrated out through their Gaussian sites
-(:class:`~.pooling.Hierarchy`).
+"""NUTS on a pool's collapsed posterior, the spreads and the top mean, with the cells
+integrated out through their Gaussian sites (:class:`~.pooling.Hierarchy`): the default
+engine's (:func:`~.pooled_importance.fit_pool`) sampler for priors without a density (the
+horseshoe) and its fallback when importance sampling's Pareto k is too high.
 
 The PyMC model holds the priors as written (the spec's family on the top mean, inside a
 sub-model named ``top``; half-normal spreads ``tau``) and one black-box PyTensor ``Op`` for
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from preference_dissect.fit.pooling import Hierarchy, PoolFit, centred_sites, site_pareto_k
+from preference_dissect.fit.pooling import Hierarchy, PoolFit
 from preference_dissect.fit.spec import FitSpec
 
 
@@ -115,40 +116,8 @@ def sample_collapsed(
         weight=np.concatenate(weight), nodes=np.concatenate(nodes), top=top,
         scales=tau.reshape(s, hier.levels, p), pareto_k=np.full(len(hier.parent), np.nan),
         ess=float(min(np.nanmin(ess[v].to_numpy()) for v in ess.data_vars)),
+        method="collapsed",
         rhat=float(max(np.nanmax(rhat[v].to_numpy()) for v in rhat.data_vars)),
         divergences=divergences,
         notes=[f"pooled NUTS: {divergences} divergent transitions"] if divergences else [],
     )  # fmt: skip
-
-
-def fit_pool(
-    data: list[tuple[np.ndarray, np.ndarray]],
-    parent: np.ndarray,
-    levels: int,
-    centre: np.ndarray,
-    spec: FitSpec,
-    rng: np.random.Generator,
-) -> PoolFit:
-    """Fit one pool with the default engine: Gaussian sites combined exactly, the spreads
-    and the top mean sampled by NUTS (:func:`sample_collapsed`), the rest drawn exactly.
-
-    Parameters
-    ----------
-    data : list of (xmat, target)
-        Each cell's comparisons (constant columns zeroed) and outcome as the likelihood
-        models it.
-    parent : ndarray, shape (cells,)
-        Level-1 node of each cell.
-    levels : int
-    centre : ndarray, shape (cells, p)
-        Where to expand the cells' log-likelihoods first (their unpooled posterior means).
-    spec : FitSpec
-    rng : numpy.random.Generator
-    """
-    from preference_dissect.fit.families import LIKELIHOODS
-
-    hier, mode = centred_sites(data, parent, levels, centre, spec)
-    rows = sum(len(t) for _, t in data)
-    fit = sample_collapsed(hier, mode, spec, rows, rng)
-    fit.pareto_k = site_pareto_k(data, hier, fit.weight, LIKELIHOODS.get(spec.likelihood))
-    return fit

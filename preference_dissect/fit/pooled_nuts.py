@@ -3,8 +3,8 @@
 Non-centred: ``w[c] = mu[parent[c]] + tau * z[c]`` with ``z ~ N(0, 1)``; for two levels
 ``mu[j] = m + omega * u[j]``. The top mean has the spec's prior family (the family's own PyMC
 variable, inside a sub-model named ``top``), every spread a half-normal prior with scale
-``FitSpec.pooling_scale``. ``--sampler nuts`` uses it for every pool, the default engine for
-priors without an importance-sampling form (the horseshoe).
+``FitSpec.pooling_scale``. ``--sampler nuts`` uses it for every pool (the default engine,
+:func:`~.pooled_importance.fit_pool`, samples the collapsed posterior instead).
 """
 
 from __future__ import annotations

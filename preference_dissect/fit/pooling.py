@@ -17,17 +17,19 @@ The spec's prior (Laplace(0, 0.1) by default) is on the top-level mean, every sp
 ``FitSpec.pooling_scale``. Only scenario groups are pooled (they partition the pairs); ``all``
 and the query groups keep their own fits. Cells below ``min_group_size`` stay skipped.
 
-The default engine (:func:`~.pooled_collapsed.fit_pool`) replaces each cell's log-likelihood by
-its second-order expansion (a Gaussian "site" in information form, re-centred at the cell's
+The default engine (:func:`~.pooled_importance.fit_pool`) replaces each cell's log-likelihood
+by its second-order expansion (a Gaussian "site" in information form, re-centred at the cell's
 pooled posterior mean), which makes everything below the spreads and the top mean exactly
 Gaussian: the cells' weights (and for ``both`` the judges' means) integrate out in closed
-form, level by level (:class:`Hierarchy`), leaving a smooth, low-dimensional posterior of the
-spreads and the top mean with an exact gradient. NUTS samples that collapsed posterior, with
-the spec's top prior and the half-normal spread priors exactly as written (no funnel: the
-cells are not in it), and every draw of it gets an exact draw of the cells' weights. Each
-cell's site is checked against its exact likelihood at its draws (Pareto k). ``--sampler
-nuts`` samples the full model on the raw rows instead (:mod:`.pooled_nuts`); the two are
-compared in the tests and in ``benchmarks/fit_calibration.py``.
+form, level by level (:class:`Hierarchy`, batched over many spreads at once), leaving a
+smooth, low-dimensional posterior of the spreads and the top mean with an exact gradient.
+Importance sampling (:mod:`.pooled_importance`) samples that collapsed posterior with the
+spec's top prior and the half-normal spread priors exactly as written, and every draw of it
+gets an exact draw of the cells' weights; when its Pareto k is too high (or the prior has no
+density, the horseshoe) NUTS samples the same collapsed posterior (:mod:`.pooled_collapsed`).
+Each cell's site is checked against its exact likelihood at its draws (Pareto k). ``--sampler
+nuts`` samples the full model on the raw rows instead (:mod:`.pooled_nuts`); the engines are
+compared in the tests and in ``benchmarks/fit_calibration.py`` / ``fit_scale.py``.
 """
 
 from __future__ import annotations
@@ -138,8 +140,8 @@ class Lifted:
     ----------
     up_precision, up_shift : ndarray
         Their sites on the parent, per child.
-    log_norm : float
-        The log normaliser (summed over children).
+    log_norm : float or ndarray
+        The log normaliser (summed over children; one per spread of a batch).
     q_inv : ndarray, shape (children, p, p)
         The children's conditional covariance given the parent, ``(precision + 1/var)^-1``.
     q_shift : ndarray, shape (children, p)
@@ -155,34 +157,56 @@ class Lifted:
     q_shift: np.ndarray
     var: np.ndarray
 
+    def select(self, i: int) -> Lifted:
+        """The ``i``-th of a batch of spreads."""
+        return Lifted(
+            self.up_precision[i],
+            self.up_shift[i],
+            float(self.log_norm[i]),
+            self.q_inv[i],
+            self.q_shift[i],
+            self.var[i],
+        )
+
     @property
     def q_inv_t(self) -> np.ndarray:
         """``q_inv @ diag(1 / var)``."""
-        return self.q_inv / self.var[None, None, :]
+        return self.q_inv / self.var[..., None, None, :]
 
 
 def lift(precision: np.ndarray, shift: np.ndarray, var: np.ndarray) -> Lifted:
     """Integrate children ``x ~ N(parent, diag(var))`` with Gaussian sites out (see
-    :class:`Lifted`)."""
+    :class:`Lifted`). Leading axes of ``var`` (..., p) are a batch of spreads (the children's
+    sites, (children, p, p) and (children, p), or batched alike, are shared): every field
+    gains them, and ``log_norm`` is an array of their shape."""
     inv = 1.0 / var
-    q = precision + np.eye(len(var))[None] * inv[None, :, None]
+    p = inv.shape[-1]
+    diag = np.arange(p)
+    q = np.array(np.broadcast_to(precision, inv.shape[:-1] + precision.shape[-3:]))
+    q[..., diag, diag] += inv[..., None, :]
     chol = np.linalg.cholesky(q)
     q_inv = np.linalg.inv(q)
-    q_inv = 0.5 * (q_inv + np.swapaxes(q_inv, 1, 2))
+    q_inv += np.swapaxes(q_inv, -1, -2)
+    q_inv *= 0.5
+    shift = np.broadcast_to(shift, q.shape[:-1])
     q_shift = _mv(q_inv, shift)
-    q_inv_t = q_inv * inv[None, None, :]
-    up_precision = np.diag(inv)[None] - inv[None, :, None] * q_inv_t
-    up_shift = inv[None, :] * q_shift
-    log_det = 2 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    log_norm = 0.5 * (shift * q_shift).sum(axis=1) - 0.5 * log_det
-    total = float(log_norm.sum() - 0.5 * len(shift) * np.log(var).sum())
-    return Lifted(up_precision, up_shift, total, q_inv, q_shift, var)
+    up_precision = -inv[..., None, :, None] * q_inv * inv[..., None, None, :]
+    up_precision[..., diag, diag] += inv[..., None, :]
+    up_shift = inv[..., None, :] * q_shift
+    log_det = 2 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
+    log_norm = (0.5 * (shift * q_shift).sum(axis=-1) - 0.5 * log_det).sum(axis=-1)
+    log_norm = log_norm - 0.5 * shift.shape[-2] * np.log(var).sum(axis=-1)
+    return Lifted(up_precision, up_shift, log_norm, q_inv, q_shift, var)
 
 
-def _sum_by(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros((n, *values.shape[1:]))
-    np.add.at(out, index, values)
-    return out
+def _sum_by(values: np.ndarray, index: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """Sums of ``values`` over the children (axis ``axis``) of each of ``n`` parents
+    (``index``: each child's parent; every parent has a child)."""
+    if n == 1:
+        return values.sum(axis=axis, keepdims=True)
+    order = np.argsort(index, kind="stable")
+    starts = np.searchsorted(index[order], np.arange(n))
+    return np.add.reduceat(np.take(values, order, axis=axis), starts, axis=axis)
 
 
 def _mv(matrices: np.ndarray, vectors: np.ndarray) -> np.ndarray:
@@ -231,19 +255,21 @@ class Hierarchy:
     def _integrate(self, log_scales: np.ndarray):
         """Integrate the cells (and for two levels the level-1 nodes) out: the variances, the
         lifted levels, their log normaliser and the site they leave on the top mean
-        (precision, shift)."""
-        var = np.exp(2 * np.asarray(log_scales, dtype=float).reshape(self.levels, -1))
+        (precision, shift). Leading axes of ``log_scales`` (..., levels x p) are a batch of
+        spreads: every result gains them."""
+        u = np.asarray(log_scales, dtype=float)
+        var = np.exp(2 * u.reshape(*u.shape[:-1], self.levels, -1))
         n_nodes = int(self.parent.max()) + 1
-        cells = lift(self.sites.precision, self.sites.shift, var[0])
-        up_p = _sum_by(cells.up_precision, self.parent, n_nodes)
-        up_s = _sum_by(cells.up_shift, self.parent, n_nodes)
+        cells = lift(self.sites.precision, self.sites.shift, var[..., 0, :])
+        up_p = _sum_by(cells.up_precision, self.parent, n_nodes, axis=-3)
+        up_s = _sum_by(cells.up_shift, self.parent, n_nodes, axis=-2)
         total, nodes = cells.log_norm, None
         if self.levels == 2:
-            nodes = lift(up_p, up_s, var[1])
-            total += nodes.log_norm
-            up_p = nodes.up_precision.sum(axis=0, keepdims=True)
-            up_s = nodes.up_shift.sum(axis=0, keepdims=True)
-        return var, cells, nodes, total, up_p[0], up_s[0]
+            nodes = lift(up_p, up_s, var[..., 1, :])
+            total = total + nodes.log_norm
+            up_p = nodes.up_precision.sum(axis=-3, keepdims=True)
+            up_s = nodes.up_shift.sum(axis=-2, keepdims=True)
+        return var, cells, nodes, total, up_p[..., 0, :, :], up_s[..., 0, :]
 
     def evidence(self, log_scales: np.ndarray) -> tuple[float, np.ndarray]:
         """Log marginal likelihood of the spreads (``levels`` x p log standard deviations),
@@ -329,14 +355,17 @@ class PoolFit:
     scales : ndarray, shape (draws, levels, p)
         The spreads (standard deviations).
     pareto_k : ndarray, shape (cells,)
-        The default engine's check of its Gaussian sites: per cell, the Pareto k of the
+        The Gaussian sites' check: per cell, the Pareto k of the
         exact log-likelihood against the site at the cell's draws (NaN for NUTS on the full
         model).
     ess, rhat : float
         Smallest bulk ESS and largest R-hat of the sampled parameters (spreads, top mean;
-        the full model's weights too).
+        the full model's weights too); for importance sampling the ESS of its weights and
+        R-hat NaN.
     method : str
-        ``pooled`` (this engine) or ``nuts`` (:mod:`.pooled_nuts`).
+        ``pooled`` (importance sampling, :mod:`.pooled_importance`), ``collapsed`` (NUTS on
+        the collapsed posterior, :mod:`.pooled_collapsed`) or ``nuts`` (the full model,
+        :mod:`.pooled_nuts`).
     divergences : int
     notes : list of str
         Of the whole pool (divergences).

@@ -17,6 +17,7 @@ from preference_dissect.consoles import live_bars_work
 from preference_dissect.errors import InputError
 from preference_dissect.fit.features import FeatureTable
 from preference_dissect.fit.spec import FitSpec
+from preference_dissect.threads import single_blas_thread
 
 
 @dataclass
@@ -86,6 +87,7 @@ def check_cell_sizes(table: FeatureTable, spec: FitSpec) -> None:
         )
 
 
+@single_blas_thread
 def fit_table_idata(
     table: FeatureTable,
     spec: FitSpec,
@@ -121,7 +123,6 @@ def fit_table_idata(
     FitOutcome
         With ``path`` ``None``.
     """
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from rich.console import Console
 
     from preference_dissect.fit.cells import fit_table
@@ -147,7 +148,7 @@ def fit_table_idata(
                 checkpoint.save(judge, group, cell)
 
         cells = fit_table(table, spec, on_fit=on_fit, done=done, workers=workers)
-    cells, extra = _pool(table, spec, cells, notes, console, progress)
+    cells, extra = _pool(table, spec, cells, notes, console, progress, workers)
     if spec.controls:
         from preference_dissect.fit.controls import CONTROLS_GROUP, controls_dataset
 
@@ -169,7 +170,13 @@ def fit_table_idata(
 
 
 def _pool(
-    table: FeatureTable, spec: FitSpec, cells: dict, notes: list[str], console: Any, show: bool
+    table: FeatureTable,
+    spec: FitSpec,
+    cells: dict,
+    notes: list[str],
+    console: Any,
+    show: bool,
+    workers: int | None,
 ):
     """With ``spec.pooling``, refit the scenario-group cells pooled (:mod:`.pooled_cells`);
     its warnings are printed and added to ``notes``."""
@@ -183,7 +190,7 @@ def _pool(
     status = console.status("pooling") if show else contextlib.nullcontext()
     with status as bar:
         pooled, group, new = pool_cells(
-            table, spec, cells,
+            table, spec, cells, workers=workers,
             on_pool=lambda name, n: bar.update(f"pooled {name} ({n} cells)") if bar else None,
         )  # fmt: skip
     for line in new:
