@@ -52,6 +52,17 @@ class ImportanceResult:
     approx: GaussianApprox | None = None
 
 
+def t_log_norm(df: float, dim: int, log_det: np.ndarray | float) -> np.ndarray | float:
+    """Log normalising constant of a ``dim``-variate t with ``df`` degrees of freedom and a
+    scale matrix of log determinant ``log_det``."""
+    return (
+        special.gammaln((df + dim) / 2)
+        - special.gammaln(df / 2)
+        - 0.5 * dim * np.log(df * np.pi)
+        - 0.5 * log_det
+    )
+
+
 @dataclass
 class _TComponent:
     """One multivariate t component of the proposal: its mixture weight, degrees of freedom,
@@ -69,12 +80,7 @@ class _TComponent:
         dim = cov.shape[0]
         chol = np.linalg.cholesky(_t_scale(cov, df, inflation))
         log_det = 2.0 * np.log(np.diag(chol)).sum()
-        log_norm = (
-            special.gammaln((df + dim) / 2)
-            - special.gammaln(df / 2)
-            - 0.5 * dim * np.log(df * np.pi)
-            - 0.5 * log_det
-        )
+        log_norm = t_log_norm(df, dim, log_det)
         return cls(weight, df, chol, float(log_norm), inflation * (df - 2.0) / df)
 
     def log_density(self, maha: np.ndarray) -> np.ndarray:

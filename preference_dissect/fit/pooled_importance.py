@@ -37,7 +37,14 @@ import numpy as np
 
 from preference_dissect.fit.importance import _psis, systematic_resample
 from preference_dissect.fit.laplace import _ep_sites, _site_gaussian
-from preference_dissect.fit.pooling import Hierarchy, Lifted, PoolFit, _mode, _objective
+from preference_dissect.fit.pooling import (
+    Hierarchy,
+    Lifted,
+    PoolFit,
+    _log_scale_prior,
+    _mode,
+    _objective,
+)
 from preference_dissect.fit.spec import FitSpec
 
 #: Effective sample size of the importance weights asked for.
@@ -207,7 +214,7 @@ def _ep_gradients(hier: Hierarchy, sites, points: np.ndarray, spec: FitSpec) -> 
         for i in range(len(batch)):
             level = None if nodes is None else nodes.select(i)
             grad, _ = hier._gradient(cells.select(i), level, mean[i], cov[i], var[i])
-            out.append(grad + 1.0 - np.exp(2 * batch[i]) / spec.pooling_scale**2)
+            out.append(grad + _log_scale_prior(batch[i], spec.pooling_scale)[1])
     return np.array(out)
 
 
@@ -215,11 +222,6 @@ def _batch_size(hier: Hierarchy) -> int:
     """Spreads per batch: at most ``BATCH_ENTRIES`` entries of the cells' matrices."""
     p = hier.sites.shift.shape[1]
     return max(1, int(BATCH_ENTRIES // (len(hier.parent) * p * p)))
-
-
-def _log_spread_prior(u: np.ndarray, scale: float) -> np.ndarray:
-    """Half-normal prior of the spreads in log coordinates with the Jacobian, per row."""
-    return -0.5 * np.exp(2 * u).sum(axis=-1) / scale**2 + u.sum(axis=-1)
 
 
 def _weigh(surrogate: Hierarchy, sites, u: np.ndarray, log_q: np.ndarray, spec: FitSpec, rng):
@@ -238,7 +240,7 @@ def _weigh(surrogate: Hierarchy, sites, u: np.ndarray, log_q: np.ndarray, spec: 
         target = total[:, None] + np.einsum("ki,ksi->ks", up_s, top)
         target -= 0.5 * np.einsum("ksi,kij,ksj->ks", top, up_p, top)
         target += prior.log_density(top, scale)
-        target += _log_spread_prior(batch, spec.pooling_scale)[:, None]
+        target += _log_scale_prior(batch, spec.pooling_scale)[0][:, None]
         tops.append(top)
         log_w.append(target - log_proposal - log_q[start : start + size, None])
     return np.concatenate(tops), np.concatenate(log_w)
@@ -264,9 +266,7 @@ def _top_draws(up_p: np.ndarray, up_s: np.ndarray, sites, spec: FitSpec, rng):
     likelihood (``up_p``, ``up_s``) on it: from a defensive mixture of t distributions (as
     :mod:`.importance`) around the Gaussian of that likelihood times the prior's EP sites
     (EP warm-started from ``sites``); draws (k, TOPS, p) and their log density (k, TOPS)."""
-    from scipy import special
-
-    from preference_dissect.fit.importance import PROPOSAL_MIX
+    from preference_dissect.fit.importance import PROPOSAL_MIX, t_log_norm
 
     k, p = up_s.shape
     mean, cov = _top_moments(up_p, up_s, sites, spec)
@@ -284,8 +284,7 @@ def _top_draws(up_p: np.ndarray, up_s: np.ndarray, sites, spec: FitSpec, rng):
     maha = (z**2).sum(axis=-1) * factor[which] / g  # in cov's units
     parts = []
     for w, df, f in zip(weights, dfs, factor, strict=True):
-        log_norm = special.gammaln((df + p) / 2) - special.gammaln(df / 2)
-        log_norm -= 0.5 * p * np.log(df * np.pi * f) + 0.5 * log_det[:, None]
+        log_norm = t_log_norm(df, p, p * np.log(f) + log_det[:, None])  # scale f x cov
         parts.append(np.log(w) + log_norm - 0.5 * (df + p) * np.log1p(maha / (f * df)))
     return top, np.logaddexp.reduce(parts, axis=0)
 

@@ -383,11 +383,12 @@ class PoolFit:
     notes: list[str] = field(default_factory=list)
 
 
-def _log_scale_prior(log_scales: np.ndarray, scale: float) -> tuple[float, np.ndarray]:
+def _log_scale_prior(log_scales: np.ndarray, scale: float) -> tuple[Any, np.ndarray]:
     """Half-normal prior of the spreads in log coordinates (with the Jacobian), and its
-    gradient."""
+    gradient; leading axes of ``log_scales`` are a batch (one value per row)."""
     s2 = np.exp(2 * log_scales)
-    return float(-0.5 * s2.sum() / scale**2 + log_scales.sum()), 1.0 - s2 / scale**2
+    value = -0.5 * s2.sum(axis=-1) / scale**2 + log_scales.sum(axis=-1)
+    return value, 1.0 - s2 / scale**2
 
 
 def _objective(hier: Hierarchy, scale: float) -> Callable[[np.ndarray], tuple[float, Any]]:
@@ -399,7 +400,7 @@ def _objective(hier: Hierarchy, scale: float) -> Callable[[np.ndarray], tuple[fl
         except np.linalg.LinAlgError:
             return -np.inf, np.zeros_like(u)
         prior, prior_grad = _log_scale_prior(u, scale)
-        return value + prior, grad + prior_grad
+        return value + float(prior), grad + prior_grad
 
     return log_post
 
