@@ -86,7 +86,9 @@ def test_nested_engine_is_the_exact_gaussian_marginal(levels):
     numeric = [(hier.given_top(u1, top + d)[0] - hier.given_top(u1, top - d)[0]) / 2e-6
                for d in np.eye(P) * 1e-6]  # fmt: skip
     np.testing.assert_allclose(grad_top, numeric, atol=1e-5)
-    _, draws = hier.draw_given_top(u1, top, np.random.default_rng(1), n=100_000)
+    n = 100_000
+    _, draws = hier.draw_given_top(u1[None], np.zeros(n, dtype=int), np.tile(top, (n, 1)),
+                                   np.random.default_rng(1))  # fmt: skip
     np.testing.assert_allclose(draws.mean(axis=0), clamp[0][1], atol=0.02)
     np.testing.assert_allclose(np.cov(draws[:, 0].T), clamp[0][2], atol=0.02)
 

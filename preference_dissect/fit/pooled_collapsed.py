@@ -107,13 +107,10 @@ def sample_collapsed(
     s, p = spec.chains * spec.draws, hier.sites.shift.shape[1]
     tau = idata.posterior["tau"].to_numpy().reshape(s, -1)
     top = idata.posterior["top::weight"].to_numpy().reshape(s, p)
-    nodes, weight = zip(
-        *(hier.draw_given_top(np.log(t), m, rng) for t, m in zip(tau, top, strict=True)),
-        strict=True,
-    )
+    nodes, weight = hier.draw_given_top(np.log(tau), np.arange(s), top, rng)
     divergences = int(idata.sample_stats["diverging"].to_numpy().sum())
     return PoolFit(
-        weight=np.concatenate(weight), nodes=np.concatenate(nodes), top=top,
+        weight=weight, nodes=nodes, top=top,
         scales=tau.reshape(s, hier.levels, p), pareto_k=np.full(len(hier.parent), np.nan),
         ess=float(min(np.nanmin(ess[v].to_numpy()) for v in ess.data_vars)),
         method="collapsed",

@@ -16,9 +16,10 @@ Proposal of ``u``
     coordinate sits at its own ``g``-th value, and under independence the gradient's ``j``-th
     entry (Fisher's identity, the top's posterior by EP: :func:`_ep_gradients`) is the
     derivative of coordinate ``j``'s log density there; integrating it along the grid gives
-    every coordinate's log density at once. A first grid around the mode of a stand-in (the
-    top prior replaced by a normal of its variance) finds each coordinate's mean and sd, a
-    second around those is the proposal. The weights correct for the dependence left.
+    every coordinate's log density at once. A first grid around the mode of the spreads with
+    the top prior replaced by a normal of its variance (:func:`~.pooling.centred_sites`)
+    finds each coordinate's mean and sd, a second around those is the proposal. The weights
+    correct for the dependence left.
 Proposal of the top given ``u``
     A defensive mixture of t distributions around EP's Gaussian of the top given ``u`` (EP
     warm-started from its sites at the spreads' mode; exact for a normal prior).
@@ -36,13 +37,11 @@ from typing import Any
 import numpy as np
 
 from preference_dissect.fit.importance import _psis, systematic_resample
-from preference_dissect.fit.laplace import _ep_sites, _site_gaussian
+from preference_dissect.fit.laplace import _ep_sites, _site_gaussian, _treated_by_ep
 from preference_dissect.fit.pooling import (
     Hierarchy,
-    Lifted,
     PoolFit,
     _log_scale_prior,
-    _mode,
     _objective,
 )
 from preference_dissect.fit.spec import FitSpec
@@ -62,8 +61,6 @@ LOG_SCALE_FLOOR = float(np.log(1e-4))
 #: EP's tolerance for the top's proposal given each draw of the spreads (warm-started from
 #: the sites at the mode; any Gaussian is a valid proposal, EP only makes it a good one)
 TOP_EP_TOL = 1e-3
-#: Matrix entries per batch of spreads (bounds the memory of the batched factorisations).
-BATCH_ENTRIES = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -76,24 +73,19 @@ class _TopPrior:
     prior: Any
 
 
-def top_surrogate(hier: Hierarchy, start: np.ndarray, spec: FitSpec):
-    """The pool's :class:`Hierarchy` with the top prior replaced by the normal of the same
-    variance (proper and smooth: its evidence is a good guide to the spreads' posterior
-    everywhere, where EP's sites are only good near where they were fitted), the mode of the
-    log spreads under it, and the prior's EP sites on the top at that mode (for a normal
-    prior, the prior itself)."""
+def top_sites(hier: Hierarchy, mode: np.ndarray, spec: FitSpec) -> tuple[Any, Any]:
+    """The spec's top prior as Gaussian sites on the top at the spreads' ``mode``: EP's (a
+    warm start for EP at every other spread), or the prior itself when it is normal. ``hier``
+    (from :func:`~.pooling.centred_sites`) has the top prior replaced by the normal of the
+    same variance: proper and smooth, its evidence guides the first grid everywhere, where
+    EP's sites are only good near where they were fitted."""
     from preference_dissect.fit.families import PRIORS
 
-    prior, scale = PRIORS.get(spec.prior.kind), spec.prior.scale
-    p = hier.sites.shift.shape[1]
-    precision, shift = np.full(p, 1.0 / prior.variance(scale)), np.zeros(p)
-    surrogate = Hierarchy(hier.sites, hier.parent, hier.levels, precision, shift)
-    mode = _mode(_objective(surrogate, spec.pooling_scale), start)
-    if prior.tilted_moments(np.zeros(1), np.ones(1), scale) is None:
-        return surrogate, mode, (precision, shift)
-    *_, up_p, up_s = surrogate._integrate(mode)
-    _, _, _, sites = _ep_sites(up_p, up_s, _TopPrior(p, scale, prior))
-    return surrogate, mode, sites
+    top_prior = _TopPrior(hier.sites.shift.shape[1], spec.prior.scale, PRIORS.get(spec.prior.kind))
+    if not _treated_by_ep(top_prior):
+        return hier.top_precision, hier.top_shift
+    *_, up_p, up_s = hier._integrate(mode)
+    return _ep_sites(up_p, up_s, top_prior)[3]
 
 
 @dataclass
@@ -180,19 +172,19 @@ def _grid_moments(grid: np.ndarray, log_f: np.ndarray) -> tuple[np.ndarray, np.n
     return mean, np.sqrt((density * (grid - mean) ** 2).sum(axis=0))
 
 
-def spread_proposal(surrogate: Hierarchy, mode: np.ndarray, sites, spec: FitSpec):
+def spread_proposal(hier: Hierarchy, mode: np.ndarray, sites, spec: FitSpec):
     """The proposal of the log spreads (:class:`SpreadProposal`), from the gradients of
     their posterior with the top prior treated by EP (:func:`_ep_gradients`): a first grid
-    around the surrogate's ``mode`` (widths from its curvature, a central difference of the
-    gradient along the diagonal: the independence the proposal assumes) finds each
-    coordinate's mean and sd, a second grid around those is the proposal's."""
-    objective = _objective(surrogate, spec.pooling_scale)
+    around the spreads' ``mode`` under ``hier`` (widths from its curvature, a central
+    difference of the gradient along the diagonal: the independence the proposal assumes)
+    finds each coordinate's mean and sd, a second grid around those is the proposal's."""
+    objective = _objective(hier, spec.pooling_scale)
     h = 0.05
     curvature = (objective(mode + h)[1] - objective(mode - h)[1]) / (2 * h)
     sd = np.where(curvature < -1e-6, 1.0 / np.sqrt(np.abs(curvature)), 1.0)
 
     def gradients(points: np.ndarray) -> np.ndarray:
-        grads = _ep_gradients(surrogate, sites, points, spec)
+        grads = _ep_gradients(hier, sites, points, spec)
         return np.where(np.isfinite(grads), grads, 0.0)  # where a factorisation failed
 
     grid = _grid(mode, sd)
@@ -206,7 +198,7 @@ def _ep_gradients(hier: Hierarchy, sites, points: np.ndarray, spec: FitSpec) -> 
     ``points`` (n, d): Fisher's identity, the expected gradient of the integrated-out levels'
     log density, with EP's Gaussian for the top's posterior (EP warm-started from ``sites``)."""
     out = []
-    size = _batch_size(hier)
+    size = hier.batch_size()
     for start in range(0, len(points), size):
         batch = points[start : start + size]
         var, cells, nodes, _, up_p, up_s = hier._integrate(batch)
@@ -218,24 +210,18 @@ def _ep_gradients(hier: Hierarchy, sites, points: np.ndarray, spec: FitSpec) -> 
     return np.array(out)
 
 
-def _batch_size(hier: Hierarchy) -> int:
-    """Spreads per batch: at most ``BATCH_ENTRIES`` entries of the cells' matrices."""
-    p = hier.sites.shift.shape[1]
-    return max(1, int(BATCH_ENTRIES // (len(hier.parent) * p * p)))
-
-
-def _weigh(surrogate: Hierarchy, sites, u: np.ndarray, log_q: np.ndarray, spec: FitSpec, rng):
+def _weigh(hier: Hierarchy, sites, u: np.ndarray, log_q: np.ndarray, spec: FitSpec, rng):
     """``TOPS_PER_SPREAD`` top draws for each draw of the log spreads ``u`` (proposal log
     density ``log_q``; ``sites``: the top prior's EP sites at the mode) and the log
     importance weights of the pairs: tops (n, TOPS, p) and log weights (n, TOPS)."""
     from preference_dissect.fit.families import PRIORS
 
     prior, scale = PRIORS.get(spec.prior.kind), spec.prior.scale
-    size = _batch_size(surrogate)
+    size = hier.batch_size()
     tops, log_w = [], []
     for start in range(0, len(u), size):
         batch = u[start : start + size]
-        *_, total, up_p, up_s = surrogate._integrate(batch)
+        *_, total, up_p, up_s = hier._integrate(batch)
         top, log_proposal = _top_draws(up_p, up_s, sites, spec, rng)
         target = total[:, None] + np.einsum("ki,ksi->ks", up_s, top)
         target -= 0.5 * np.einsum("ksi,kij,ksj->ks", top, up_p, top)
@@ -252,11 +238,10 @@ def _top_moments(up_p: np.ndarray, up_s: np.ndarray, sites, spec: FitSpec):
     warm-started from ``sites``), or exactly for a normal prior (``sites`` its own)."""
     from preference_dissect.fit.families import PRIORS
 
-    prior, scale = PRIORS.get(spec.prior.kind), spec.prior.scale
-    if prior.tilted_moments(np.zeros(1), np.ones(1), scale) is None:
+    top_prior = _TopPrior(up_s.shape[-1], spec.prior.scale, PRIORS.get(spec.prior.kind))
+    if not _treated_by_ep(top_prior):
         cov, mean = _site_gaussian(up_p, up_s, *sites)
         return mean, cov
-    top_prior = _TopPrior(up_s.shape[-1], scale, prior)
     mean, cov, _, _ = _ep_sites(up_p, up_s, top_prior, sites, TOP_EP_TOL)
     return mean, cov
 
@@ -299,7 +284,7 @@ class _Weighted:
     log_w: np.ndarray
 
 
-def _sample(surrogate: Hierarchy, sites, proposal: SpreadProposal, spec: FitSpec, rng):
+def _sample(hier: Hierarchy, sites, proposal: SpreadProposal, spec: FitSpec, rng):
     """Rounds of importance sampling until the ESS reaches ``ESS_TARGET`` (or
     ``MAX_SPREAD_DRAWS`` spreads are drawn): the weighted draws, the normalised smoothed
     weights (flat, as ``log_w.ravel()``), the Pareto k and the ESS."""
@@ -309,7 +294,7 @@ def _sample(surrogate: Hierarchy, sites, proposal: SpreadProposal, spec: FitSpec
     size, used = FIRST_ROUND, 0
     while True:
         u, log_q = proposal.draw(rng, size)
-        parts.append(_Weighted(u, *_weigh(surrogate, sites, u, log_q, spec, rng)))
+        parts.append(_Weighted(u, *_weigh(hier, sites, u, log_q, spec, rng)))
         used += size
         log_w = np.concatenate([part.log_w for part in parts])
         weights, k = _psis(log_w.ravel())
@@ -322,39 +307,6 @@ def _sample(surrogate: Hierarchy, sites, proposal: SpreadProposal, spec: FitSpec
     return drawn, weights, k, ess
 
 
-def _conditional_at(level: Lifted, chol: np.ndarray, at: np.ndarray, parent: np.ndarray, rng):
-    """Draws of the children given their parents ``parent`` (n, k, p), draw ``i`` at the
-    batch's spreads ``at[i]``: ``N(q_shift + q_inv_t @ parent, q_inv)``, ``chol`` the
-    Cholesky factors of ``q_inv``."""
-    mean = level.q_shift[at] + np.einsum("nkij,nkj->nki", level.q_inv_t[at], parent)
-    z = rng.standard_normal(parent.shape)
-    return mean + np.einsum("nkij,nkj->nki", chol[at], z)
-
-
-def _complete(hier: Hierarchy, u: np.ndarray, spread: np.ndarray, top: np.ndarray, rng):
-    """Exact draws of the level-1 nodes (n, nodes, p) and the cells' weights (n, cells, p)
-    given draws of the top (n, p) at the log spreads ``u[spread]``."""
-    n, p = top.shape
-    n_nodes = int(hier.parent.max()) + 1
-    nodes, weight = np.empty((n, n_nodes, p)), np.empty((n, len(hier.parent), p))
-    unique, inverse = np.unique(spread, return_inverse=True)
-    size = _batch_size(hier)
-    jitter = 1e-12 * np.eye(p)
-    for start in range(0, len(unique), size):
-        _, cells, node_level, *_ = hier._integrate(u[unique[start : start + size]])
-        cell_chol = np.linalg.cholesky(cells.q_inv + jitter)
-        node_chol = None if node_level is None else np.linalg.cholesky(node_level.q_inv + jitter)
-        rows = np.flatnonzero((inverse >= start) & (inverse < start + size))
-        for part in np.array_split(rows, max(1, len(rows) // size)):
-            at = inverse[part] - start
-            above = np.repeat(top[part][:, None, :], n_nodes, axis=1)
-            if node_level is not None:
-                above = _conditional_at(node_level, node_chol, at, above, rng)
-            nodes[part] = above
-            weight[part] = _conditional_at(cells, cell_chol, at, above[:, hier.parent], rng)
-    return nodes, weight
-
-
 def importance_pool(
     hier: Hierarchy, mode: np.ndarray, spec: FitSpec, rng: np.random.Generator
 ) -> tuple[PoolFit | None, float]:
@@ -363,10 +315,9 @@ def importance_pool(
 
     Parameters
     ----------
-    hier : Hierarchy
-        The pool's sites (:func:`~.pooling.centred_sites`).
-    mode : ndarray
-        Where to start the search for the log spreads' mode.
+    hier, mode
+        The pool's sites, with the normal of the top prior's variance on the top, and the
+        log spreads' mode under them (:func:`~.pooling.centred_sites`).
     spec : FitSpec
     rng : numpy.random.Generator
 
@@ -376,15 +327,15 @@ def importance_pool(
         The fit (``spec.chains * spec.draws`` equal-weight draws; ``None`` when the Pareto
         k of the weights exceeds ``spec.pareto_k_max``) and that Pareto k.
     """
-    surrogate, u_mode, sites = top_surrogate(hier, mode, spec)
-    proposal = spread_proposal(surrogate, u_mode, sites, spec)
-    drawn, weights, k, ess = _sample(surrogate, sites, proposal, spec, rng)
+    sites = top_sites(hier, mode, spec)
+    proposal = spread_proposal(hier, mode, sites, spec)
+    drawn, weights, k, ess = _sample(hier, sites, proposal, spec, rng)
     if not k <= spec.pareto_k_max:
         return None, k
     n_out = spec.chains * spec.draws
     spread, which = np.divmod(systematic_resample(rng, weights, n_out), TOPS_PER_SPREAD)
     top = drawn.top[spread, which]
-    nodes, weight = _complete(surrogate, drawn.u, spread, top, rng)
+    nodes, weight = hier.draw_given_top(drawn.u, spread, top, rng)
     scales = np.exp(drawn.u[spread]).reshape(n_out, hier.levels, -1)
     fit = PoolFit(
         weight=weight, nodes=nodes, top=top, scales=scales,

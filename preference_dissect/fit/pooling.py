@@ -46,6 +46,8 @@ from preference_dissect.fit.spec import FitSpec
 LOG_SCALE_BOUNDS = (np.log(1e-3), np.log(5.0))
 #: Re-centrings of the cells' Gaussian sites at their posterior means.
 RECENTRE = 2
+#: Matrix entries per batch of spreads (bounds the memory of the batched factorisations).
+BATCH_ENTRIES = 4_000_000
 
 
 @dataclass
@@ -313,30 +315,53 @@ class Hierarchy:
         var, cells, nodes, total, up_p, up_s = self._integrate(log_scales)
         total += up_s @ top - 0.5 * top @ up_p @ top
         grad_u, _ = self._gradient(cells, nodes, top, None, var)  # the top is known
-        self.cache = {"cells": cells, "nodes": nodes}
         return float(total), grad_u, up_s - up_p @ top
 
+    def batch_size(self) -> int:
+        """Spreads per batch of :meth:`_integrate`: at most ``BATCH_ENTRIES`` entries of the
+        cells' matrices."""
+        p = self.sites.shift.shape[1]
+        return max(1, int(BATCH_ENTRIES // (len(self.parent) * p * p)))
+
     def draw_given_top(
-        self, log_scales: np.ndarray, top: np.ndarray, rng: np.random.Generator, n: int = 1
+        self, log_scales: np.ndarray, spread: np.ndarray, top: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` draws of the level-1 nodes (n, nodes, p) and the cells' weights (n, cells, p)
-        given the spreads and the top mean."""
-        self.given_top(log_scales, top)
-        nodes = np.broadcast_to(top, (n, 1, len(top)))
-        if self.levels == 2:
-            k = self.cache["nodes"].q_shift.shape[0]
-            nodes = _conditional(self.cache["nodes"], np.repeat(nodes, k, axis=1), rng)
-        return nodes, _conditional(self.cache["cells"], nodes[:, self.parent], rng)
+        """Exact draws of the level-1 nodes (n, nodes, p) and the cells' weights (n, cells, p)
+        given draws of the top mean ``top`` (n, p), draw ``i`` at the log spreads
+        ``log_scales[spread[i]]`` (``log_scales``: (m, levels x p)); each spread drawn is
+        integrated once, in batches."""
+        n, p = top.shape
+        n_nodes = int(self.parent.max()) + 1
+        nodes, weight = np.empty((n, n_nodes, p)), np.empty((n, len(self.parent), p))
+        unique, inverse = np.unique(spread, return_inverse=True)
+        size = self.batch_size()
+        for start in range(0, len(unique), size):
+            _, cells, node_level, *_ = self._integrate(log_scales[unique[start : start + size]])
+            cell_chol = _chol(cells.q_inv)
+            node_chol = None if node_level is None else _chol(node_level.q_inv)
+            rows = np.flatnonzero((inverse >= start) & (inverse < start + size))
+            for part in np.array_split(rows, max(1, len(rows) // size)):
+                at = inverse[part] - start
+                above = np.repeat(top[part][:, None, :], n_nodes, axis=1)
+                if node_level is not None:
+                    above = _conditional(node_level, node_chol, at, above, rng)
+                nodes[part] = above
+                weight[part] = _conditional(cells, cell_chol, at, above[:, self.parent], rng)
+        return nodes, weight
 
 
-def _conditional(level: Lifted, parent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Draws of the children given draws of their parents, ``parent`` (n, k, p) -> (n, k, p):
-    ``N(q_shift + q_inv_t @ parent, q_inv)``."""
-    n, k, p = parent.shape
-    mean = level.q_shift[None] + np.einsum("kij,nkj->nki", level.q_inv_t, parent)
-    chol = np.linalg.cholesky(level.q_inv + np.eye(p)[None] * 1e-12)
-    z = rng.standard_normal((n, k, p))
-    return mean + np.einsum("kij,nkj->nki", chol, z)
+def _chol(cov: np.ndarray) -> np.ndarray:
+    """Cholesky factors of a batch of covariances (a jitter of 1e-12 on the diagonal)."""
+    return np.linalg.cholesky(cov + 1e-12 * np.eye(cov.shape[-1]))
+
+
+def _conditional(level: Lifted, chol: np.ndarray, at: np.ndarray, parent: np.ndarray, rng):
+    """Draws of the children given their parents ``parent`` (n, k, p), draw ``i`` at the
+    batch's spreads ``at[i]``: ``N(q_shift + q_inv_t @ parent, q_inv)``, ``chol`` the
+    Cholesky factors of ``q_inv``."""
+    mean = level.q_shift[at] + np.einsum("nkij,nkj->nki", level.q_inv_t[at], parent)
+    z = rng.standard_normal(parent.shape)
+    return mean + np.einsum("nkij,nkj->nki", chol[at], z)
 
 
 # --------------------------------------------------------------------- the engine
